@@ -1,0 +1,1 @@
+"""Genomic input/output shared by every command: FASTA, BED/BEDPE, atomic writes."""

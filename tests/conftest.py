@@ -1,0 +1,37 @@
+"""Shared tiny fixtures: a FASTA of a few hundred bases written in the test."""
+
+from __future__ import annotations
+
+import pysam
+import pytest
+import torch
+
+CHR1 = ("ACGTacgtNNACGTTGCA" * 20)[:300]          # 300 bp, soft-masked and N
+CHR2 = ("GGGCCCAAATTT" * 30)[:250]                 # 250 bp
+
+
+def write_fasta(path, seqs: dict[str, str]):
+    with open(path, "w") as fh:
+        for name, seq in seqs.items():
+            fh.write(f">{name}\n")
+            for i in range(0, len(seq), 60):
+                fh.write(seq[i:i + 60] + "\n")
+    pysam.faidx(str(path))
+    return path
+
+
+@pytest.fixture
+def tiny_fasta(tmp_path):
+    return write_fasta(tmp_path / "g.fa", {"chr1": CHR1, "chr2": CHR2})
+
+
+def write_text(path, text: str):
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def device(request):
+    if request.param == "cuda" and not torch.cuda.is_available():
+        pytest.skip("CUDA not available")
+    return request.param

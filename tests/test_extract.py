@@ -1,0 +1,145 @@
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from prism_cli.cli import main
+from prism_cli.dataset import PairDataset
+from prism_cli.encode import decode
+from prism_cli.extract import WindowSpec, extract
+from prism_cli.io.fasta import Genome
+
+from .conftest import CHR1, CHR2
+from .test_io import BEDPE5
+
+SEQ = {"chr1": CHR1.upper(), "chr2": CHR2.upper()}
+
+
+def _expected(chrom, ws, L):
+    seq = SEQ[chrom]
+    return "".join(seq[i] if 0 <= i < len(seq) else "N" for i in range(ws, ws + L))
+
+
+def _run(args):
+    return CliRunner().invoke(main, args)
+
+
+@pytest.mark.parametrize("anchor", ["center", "start", "end", "five_prime"])
+def test_extract_windows_match_fasta(tmp_path, tiny_fasta, anchor):
+    (tmp_path / "x.bedpe").write_text(BEDPE5)
+    out = tmp_path / "ds"
+    res = _run(["extract", "-g", str(tiny_fasta), "-p", str(tmp_path / "x.bedpe"), "-o",
+                str(out), "--enhancer-length", "16", "--promoter-length", "24",
+                "--enhancer-anchor", anchor, "--promoter-anchor", anchor])
+    assert res.exit_code == 0, res.output
+    ds = PairDataset(out)
+    assert ds.enhancers.shape == (5, 16) and ds.promoters.shape == (5, 24)
+    spec_e, spec_p = WindowSpec(16, anchor), WindowSpec(24, anchor)
+    outside = 0
+    for _, r in ds.pairs.iterrows():
+        ws = int(spec_e.starts([r.start1], [r.end1], [r.strand1])[0])
+        assert decode(ds.enhancers[r.enh_idx]) == _expected(r.chrom1, ws, 16)
+        wp = int(spec_p.starts([r.start2], [r.end2], [r.strand2])[0])
+        assert decode(ds.promoters[r.prom_idx]) == _expected(r.chrom2, wp, 24)
+        outside += max(0, -wp) + max(0, wp + 24 - len(SEQ[r.chrom2]))
+    assert ds.manifest["n_outside"] >= outside
+    assert ds.pairs["label"].tolist() == [1, 0, 1, 0, -1]
+    assert ds.pairs["cell"].tolist() == ["A", "A", "B", "B", "B"]
+    assert ds.manifest["cells"]["A"] == {"pairs": 2, "positives": 1, "labelled": 2,
+                                         "enhancers": 2, "promoters": 2,
+                                         "n_fraction": ds.manifest["cells"]["A"]["n_fraction"]}
+
+
+def test_windows_past_chromosome_end_counted(tmp_path, tiny_fasta):
+    (tmp_path / "x.bedpe").write_text("chr2\t0\t4\tchr2\t240\t250\n")
+    out = tmp_path / "ds"
+    assert _run(["extract", "-g", str(tiny_fasta), "-p", str(tmp_path / "x.bedpe"), "-o",
+                 str(out), "--enhancer-length", "10", "--promoter-length", "30"]).exit_code == 0
+    ds = PairDataset(out)
+    assert decode(ds.enhancers[0]) == "NNN" + CHR2[:7]  # centre 2, window starts at -3
+    assert decode(ds.promoters[0]) == CHR2[230:250] + "N" * 10  # window 230-260
+    table = ds.enhancer_table()
+    assert table["n_outside"].tolist() == [3] and ds.manifest["n_outside"] == 3 + 10
+    assert ds.pairs["label"].tolist() == [-1] and ds.pairs["cell"].tolist() == ["."]
+
+
+def test_unique_elements_once_and_chunking_invariant(tmp_path, tiny_fasta):
+    rng = np.random.default_rng(0)
+    lines = []
+    enh = [(int(s), int(s) + 20) for s in rng.integers(0, 200, 6)]
+    prom = [(int(s), int(s) + 30) for s in rng.integers(0, 200, 4)]
+    for i in range(40):
+        e, p = enh[i % 6], prom[(i * 7) % 4]
+        lines.append(f"chr1\t{e[0]}\t{e[1]}\tchr1\t{p[0]}\t{p[1]}\tq{i}\t.\t.\t+\tC\t{i % 2}")
+    (tmp_path / "x.bedpe").write_text("\n".join(lines) + "\n")
+    g = Genome(tiny_fasta)
+    manifests = []
+    for chunk in (1, 7, 1000):
+        root = tmp_path / f"d{chunk}"
+        root.mkdir()
+        manifests.append(extract(g, tmp_path / "x.bedpe", root, WindowSpec(20), WindowSpec(30),
+                                 chunk_rows=chunk))
+        manifests[-1]["source"] = None
+    assert manifests[0] == manifests[1] == manifests[2]
+    assert manifests[0]["n_enhancers"] == len(set(enh)) and manifests[0]["n_promoters"] == len(set(prom))
+    for name in ("enhancers.u8", "promoters.u8", "pairs.tsv"):
+        assert (tmp_path / "d1" / name).read_bytes() == (tmp_path / "d1000" / name).read_bytes()
+
+
+def test_extract_from_beds_and_cells_filter(tmp_path, tiny_fasta):
+    (tmp_path / "e.bed").write_text("chr1\t10\t20\te1\nchr1\t200\t210\te2\n")
+    (tmp_path / "p.bed").write_text("chr1\t50\t60\tp1\t0\t+\nchr2\t0\t10\tp2\t0\t-\n")
+    out = tmp_path / "ds"
+    res = _run(["extract", "-g", str(tiny_fasta), "--enhancers", str(tmp_path / "e.bed"),
+                "--promoters", str(tmp_path / "p.bed"), "--max-distance", "100", "-o", str(out),
+                "--enhancer-length", "8", "--promoter-length", "8"])
+    assert res.exit_code == 0, res.output
+    ds = PairDataset(out)
+    assert ds.pairs["name"].tolist() == ["e1|p1"] and ds.pairs["distance"].tolist() == [40]
+    (tmp_path / "x.bedpe").write_text(BEDPE5)
+    res = _run(["extract", "-g", str(tiny_fasta), "-p", str(tmp_path / "x.bedpe"), "-o",
+                str(tmp_path / "b"), "--cells", "B", "--enhancer-length", "8",
+                "--promoter-length", "8"])
+    assert res.exit_code == 0 and set(PairDataset(tmp_path / "b").pairs["cell"]) == {"B"}
+    res = _run(["extract", "-g", str(tiny_fasta), "-p", str(tmp_path / "x.bedpe"), "-o",
+                str(tmp_path / "z"), "--cells", "B,Z"])
+    assert res.exit_code != 0 and "cell(s) Z not found" in res.output
+    assert not (tmp_path / "z").exists()
+
+
+BAD = [
+    ("chr1\t10\t20\tchr1\t5200\t5100\n", "x.bedpe:1: start2 (5200) > end2 (5100)"),
+    ("1\t10\t20\t1\t30\t40\n", "x.bedpe:1: chromosome '1' is not in the FASTA g.fa (the FASTA "
+                               "names it 'chr1': add or strip the 'chr' prefix)"),
+    ("chr1\t10\t20\tchr1\t30\t40\nchr1\t10\t20\tchr1\t30\t400\n",
+     "x.bedpe:2: end2 (400) is past the end of chr1 (300 bp in the FASTA)"),
+    ("chr1\t10\t20\tchr2\t30\t40\n", "x.bedpe:1: inter-chromosomal pair"),
+    ("", "x.bedpe: empty BEDPE file"),
+    ("#a\tb\tc\td\te\tf\tg\th\ti\tj\tcell\tlabel\nchr1\t1\t2\tchr1\t3\t4\t.\t.\t.\t.\tA\tyes\n",
+     "x.bedpe:2: label must be 0 or 1, got 'yes'"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD)
+def test_extract_bad_input_leaves_nothing(tmp_path, tiny_fasta, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.bedpe").write_text(text)
+    res = _run(["extract", "-g", str(tiny_fasta), "-p", "x.bedpe", "-o", "ds"])
+    assert res.exit_code == 1
+    assert res.output.startswith("Error: " + message), res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.fa", "g.fa.fai", "x.bedpe"]
+
+
+def test_extract_refuses_existing_output(tmp_path, tiny_fasta):
+    (tmp_path / "x.bedpe").write_text(BEDPE5)
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "mine.txt").write_text("precious")
+    args = ["extract", "-g", str(tiny_fasta), "-p", str(tmp_path / "x.bedpe"), "-o",
+            str(tmp_path / "ds"), "--enhancer-length", "8", "--promoter-length", "8"]
+    res = _run(args)
+    assert res.exit_code == 1 and "use --force" in res.output
+    assert (tmp_path / "ds" / "mine.txt").read_text() == "precious"
+    assert _run(args + ["--force"]).exit_code == 0
+    assert json.loads((tmp_path / "ds" / "manifest.json").read_text())["n_pairs"] == 5
