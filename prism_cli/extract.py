@@ -158,7 +158,7 @@ class _HashingWriter(io.TextIOBase):
 def extract(genome, pairs_path, root: Path, enhancer: WindowSpec, promoter: WindowSpec,
             cells: list[str] | None = None, cell_col: str = "cell", label_col: str = "label",
             default_cell: str = ".", progress=None, source: dict | None = None,
-            chunk_rows: int = 200_000) -> dict:
+            chunk_rows: int = 50_000) -> dict:
     """Build a dataset in ``root`` (an empty folder) and return its manifest.
 
     ``progress(bytes_read, bytes_total)`` is called after each chunk when given.
@@ -189,7 +189,7 @@ def extract(genome, pairs_path, root: Path, enhancer: WindowSpec, promoter: Wind
             chunk["distance"] = centre_distance(chunk["start1"], chunk["end1"],
                                                 chunk["start2"], chunk["end2"])
             cols = BEDPE_COLUMNS + ["cell", "label", "distance", "enh_idx", "prom_idx"]
-            chunk[cols + extra_cols].to_csv(out, sep="\t", header=False, index=False)
+            out.write(chunk[cols + extra_cols].to_csv(sep="\t", header=False, index=False))
             _tally(chunk, tallies)
             if progress:
                 progress(reader.bytes_read, reader.bytes_total)

@@ -85,7 +85,7 @@ class TableReader:
     """
 
     def __init__(self, path, spec: TableSpec, genome=None, required=(), label_col=None,
-                 label_required=False, chunk_rows=200_000):
+                 label_required=False, chunk_rows=50_000):
         self.path = Path(path)
         self.name = str(path)
         self.spec, self.genome = spec, genome

@@ -1,0 +1,472 @@
+"""Scored BEDPE: the output of `prism score`, read back by `prism evaluate`.
+
+Layout (see docs/scored_bedpe.md): one ``#`` header line naming the columns, then one
+tab-separated row per pair:
+
+    chrom1 start1 end1 chrom2 start2 end2 name score strand1 strand2   (bedtools BEDPE)
+    prob U_I R cell                                                    (PRISM)
+    <passthrough columns, in their input order>                        (e.g. label)
+
+``score = round(1000 * prob)`` (round half to even, an int in 0..1000); floats are written
+with the shortest representation that reads back to the same float64; missing values are
+``.``. Rows are sorted by (chrom1, start1, end1, chrom2, start2, end2) with chromosomes in
+natural order (chr1, chr2, ..., chr10, ..., chr22, chrX, chrY, chrM, then other contigs
+by name; the order of ``prism_cli.io.bed.chrom_sort_key``),
+stably (tied rows keep their input order).
+
+Large outputs: ``write_scored_bedpe`` takes either one DataFrame (sorted in memory with
+integer keys and written in slices, so only one slice of text exists at a time; fine for
+a few million rows) or an iterable of DataFrame chunks in any order (each chunk is
+sorted and spilled to a temporary run file next to the output; the runs are then
+k-way merged, stably, into the output; memory is bounded by one chunk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import heapq
+import json
+import math
+import tempfile
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .atomic import atomic_file, check_writable
+from .bed import chrom_sort_key as _bed_chrom_sort_key
+
+BEDPE_COLUMNS = ["chrom1", "start1", "end1", "chrom2", "start2", "end2",
+                 "name", "score", "strand1", "strand2"]
+PRISM_COLUMNS = ["prob", "U_I", "R", "cell"]
+SCORED_COLUMNS = BEDPE_COLUMNS + PRISM_COLUMNS
+COORD_COLUMNS = ["start1", "end1", "start2", "end2"]
+# Columns read back as text whatever they look like (chromosome "1" is not a number).
+TEXT_COLUMNS = ["chrom1", "chrom2", "name", "strand1", "strand2", "cell"]
+
+INTERACT_COLUMNS = ["chrom", "chromStart", "chromEnd", "name", "score", "value", "exp",
+                    "color", "sourceChrom", "sourceStart", "sourceEnd", "sourceName",
+                    "sourceStrand", "targetChrom", "targetStart", "targetEnd", "targetName",
+                    "targetStrand"]
+INTERACT_COLOR = "#000000"
+MISSING = "."
+FORMAT_NAME = "prism-scored-bedpe"
+FORMAT_VERSION = 1
+SLICE_ROWS = 100_000  # rows formatted to text at a time
+# pandas < 3 parses floats exactly only with float_precision="round_trip"; pandas 3 always
+# does and deprecates the argument.
+_PANDAS_MAJOR = int(pd.__version__.split(".")[0])
+
+
+# --------------------------------------------------------------------------- ordering
+
+# One natural chromosome order for every PRISM output (defined in io/bed.py); cached
+# because the k-way merge calls it once per line.
+chrom_sort_key = lru_cache(maxsize=None)(_bed_chrom_sort_key)
+
+
+def _chrom_ranks(*columns: pd.Series, key=chrom_sort_key) -> list[np.ndarray]:
+    """Integer rank of each chromosome name under ``key`` (same mapping for all columns)."""
+    names = sorted(set().union(*(pd.unique(c) for c in columns)), key=key)
+    rank = {n: i for i, n in enumerate(names)}
+    return [c.map(rank).to_numpy(dtype=np.int64) for c in columns]
+
+
+def bedpe_order(df: pd.DataFrame) -> np.ndarray:
+    """Row positions that sort ``df`` by chrom1, start1, end1, chrom2, start2, end2 (stable)."""
+    rank1, rank2 = _chrom_ranks(df["chrom1"].astype(str), df["chrom2"].astype(str))
+    coord = {c: df[c].to_numpy(dtype=np.int64) for c in COORD_COLUMNS}
+    # np.lexsort is stable and takes the primary key last.
+    return np.lexsort([coord["end2"], coord["start2"], rank2,
+                       coord["end1"], coord["start1"], rank1])
+
+
+def _bedpe_line_key(line: str) -> tuple:
+    f = line.split("\t", 6)
+    return (chrom_sort_key(f[0]), int(f[1]), int(f[2]),
+            chrom_sort_key(f[3]), int(f[4]), int(f[5]))
+
+
+def _interact_line_key(line: str) -> tuple:
+    # `sort -k1,1 -k2,2n` order, what bedToBigBed expects.
+    f = line.split("\t", 3)
+    return (f[0].encode(), int(f[1]), int(f[2]))
+
+
+# --------------------------------------------------------------------------- formatting
+
+def _format_column(values: pd.Series) -> list[str]:
+    """Text for one column: ints as ints, floats as shortest round-trip repr, '.' if missing."""
+    missing = values.isna().to_numpy()
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+        if not missing.any():
+            return list(map(str, values.to_numpy().astype(np.int64).tolist()))
+        return [MISSING if m else str(int(v)) for v, m in zip(values.tolist(), missing)]
+    if pd.api.types.is_float_dtype(dtype):
+        # float32 -> float64 is exact, and repr(float64) reads back to the same float64.
+        text = list(map(repr, values.to_numpy(dtype=np.float64, na_value=np.nan).tolist()))
+        for i in np.flatnonzero(missing):
+            text[i] = MISSING
+        return text
+    return [MISSING if m or v == "" else str(v) for v, m in zip(values.tolist(), missing)]
+
+
+def _join_rows(columns: list[list[str]]) -> str:
+    """Tab-join parallel text columns into newline-terminated rows."""
+    if not columns or len(columns[0]) == 0:
+        return ""
+    text = "\n".join(map("\t".join, zip(*columns))) + "\n"
+    n_rows = len(columns[0])
+    if text.count("\n") != n_rows or text.count("\t") != n_rows * (len(columns) - 1) \
+            or "\r" in text:
+        raise ValueError("a text value contains a tab or newline; it cannot be written "
+                         "to a tab-separated file")
+    return text
+
+
+def _prepare(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Validate ``df`` and return it with PRISM's column order plus the passthrough names."""
+    missing = [c for c in ["chrom1", "start1", "end1", "chrom2", "start2", "end2", "prob"]
+               if c not in df.columns]
+    if missing:
+        raise ValueError(f"scored pairs lack column(s) {missing}; have {list(df.columns)}")
+    if df.columns.duplicated().any():
+        raise ValueError(f"duplicate column names: {list(df.columns[df.columns.duplicated()])}")
+    out = df.copy()
+    for c in ("chrom1", "chrom2"):
+        if out[c].isna().any() or (out[c].astype(str).str.len() == 0).any():
+            raise ValueError(f"column {c!r} has missing chromosome names")
+    for c in COORD_COLUMNS:
+        if not pd.api.types.is_integer_dtype(out[c].dtype):
+            as_float = pd.to_numeric(out[c], errors="coerce")
+            if as_float.isna().any() or (as_float % 1 != 0).any():
+                raise ValueError(f"column {c!r} must hold integer coordinates")
+            out[c] = as_float.astype(np.int64)
+        if (out[c] < 0).any():
+            raise ValueError(f"column {c!r} holds negative coordinates")
+    prob = pd.to_numeric(out["prob"], errors="coerce").astype(np.float64)
+    if prob.isna().any() or ((prob < 0) | (prob > 1)).any():
+        raise ValueError("column 'prob' must hold probabilities in [0, 1] (no missing values)")
+    out["prob"] = prob
+    out["score"] = np.rint(prob.to_numpy() * 1000.0).astype(np.int64)
+    for c in SCORED_COLUMNS:
+        if c not in out.columns:
+            out[c] = np.nan if c in ("U_I", "R") else MISSING
+    passthrough = [c for c in df.columns if c not in SCORED_COLUMNS]
+    return out[SCORED_COLUMNS + passthrough], passthrough
+
+
+def _bedpe_text(df: pd.DataFrame) -> Iterator[str]:
+    """Formatted rows of an already ordered, prepared frame, one slice at a time."""
+    for lo in range(0, len(df), SLICE_ROWS):
+        part = df.iloc[lo:lo + SLICE_ROWS]
+        yield _join_rows([_format_column(part[c]) for c in part.columns])
+
+
+def interact_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """UCSC interact (bed5+13) records of prepared scored pairs; 2 records per inter-chrom pair.
+
+    Source = side 1 (enhancer), target = side 2 (promoter). Same-chromosome pairs: one
+    record spanning both anchors. Different chromosomes: one record on each anchor's
+    chromosome, covering that anchor (the UCSC convention). Not sorted.
+    """
+    same = (df["chrom1"].astype(str) == df["chrom2"].astype(str)).to_numpy()
+    base = pd.DataFrame({
+        "chrom": df["chrom1"].astype(str).to_numpy(),
+        "chromStart": np.minimum(df["start1"], df["start2"]).to_numpy(),
+        "chromEnd": np.maximum(df["end1"], df["end2"]).to_numpy(),
+        "name": df["name"].to_numpy(),
+        "score": df["score"].to_numpy(),
+        "value": df["prob"].to_numpy(),
+        "exp": df["cell"].to_numpy(),
+        "color": INTERACT_COLOR,
+        "sourceChrom": df["chrom1"].astype(str).to_numpy(),
+        "sourceStart": df["start1"].to_numpy(), "sourceEnd": df["end1"].to_numpy(),
+        "sourceName": MISSING, "sourceStrand": df["strand1"].to_numpy(),
+        "targetChrom": df["chrom2"].astype(str).to_numpy(),
+        "targetStart": df["start2"].to_numpy(), "targetEnd": df["end2"].to_numpy(),
+        "targetName": MISSING, "targetStrand": df["strand2"].to_numpy(),
+    })
+    if same.all():
+        return base
+    inter = ~same
+    first = base[inter].copy()
+    first["chromStart"] = first["sourceStart"]
+    first["chromEnd"] = first["sourceEnd"]
+    second = base[inter].copy()
+    second["chrom"] = second["targetChrom"]
+    second["chromStart"] = second["targetStart"]
+    second["chromEnd"] = second["targetEnd"]
+    # keep each pair's two records adjacent in input order before sorting
+    pieces = pd.concat([base[same], first, second])
+    return pieces.sort_index(kind="stable").reset_index(drop=True)
+
+
+def interact_order(records: pd.DataFrame) -> np.ndarray:
+    """Positions sorting interact records as `LC_ALL=C sort -k1,1 -k2,2n -k3,3n` (stable)."""
+    (rank,) = _chrom_ranks(records["chrom"], key=lambda s: s.encode())
+    return np.lexsort([records["chromEnd"].to_numpy(np.int64),
+                       records["chromStart"].to_numpy(np.int64), rank])
+
+
+def _interact_text(records: pd.DataFrame) -> Iterator[str]:
+    for lo in range(0, len(records), SLICE_ROWS):
+        part = records.iloc[lo:lo + SLICE_ROWS]
+        yield _join_rows([_format_column(part[c]) for c in INTERACT_COLUMNS])
+
+
+def interact_track_line(name: str) -> str:
+    """The ``track type=interact`` line that opens an interact custom track."""
+    safe = name.replace('"', "'")
+    return (f'track type=interact name="{safe}" description="PRISM EPI probability" '
+            "interactDirectional=true maxHeightPixels=200:100:50 visibility=full\n")
+
+
+# --------------------------------------------------------------------------- writing
+
+def write_scored_bedpe(data: pd.DataFrame | Iterable[pd.DataFrame], path: str | Path,
+                       force: bool = False, header_comment: str | None = None,
+                       sidecar: dict | None = None,
+                       interact_path: str | Path | None = None) -> dict:
+    """Write scored pairs as a sorted scored BEDPE (+ ``<path>.json`` sidecar, + interact).
+
+    data : DataFrame, or an iterable of DataFrame chunks (any order; all with the same
+        columns). Needs chrom1 start1 end1 chrom2 start2 end2 prob; name, strand1,
+        strand2 default to '.', U_I and R to missing, cell to '.'; an input ``score`` is
+        replaced by round(1000 * prob). Other columns pass through in input order.
+    header_comment : extra provenance text written as ``##`` lines above the column
+        header (bedtools and `read_scored_bedpe` skip them). Default: none, so the file
+        has exactly one ``#`` line.
+    sidecar : provenance dict stored in ``<path>.json`` along with the format name,
+        columns, row count, PRISM version and date. `prism evaluate` reads its
+        ``thresholds`` key (``{cell: threshold}``) when present.
+    Returns the sidecar dict that was written. Refuses to replace any existing output
+    (BEDPE, sidecar, interact) unless ``force``; every file is written to a temporary
+    name and renamed into place only when complete.
+    """
+    from .. import __version__
+
+    path = Path(path)
+    sidecar_path = Path(str(path) + ".json")
+    for p in (path, sidecar_path, interact_path):
+        if p is not None:
+            check_writable(p, force)
+
+    comment = ""
+    if header_comment:
+        comment = "".join(f"## {line}\n" for line in str(header_comment).splitlines())
+
+    if isinstance(data, pd.DataFrame):
+        columns, n_rows = _write_frame(data, path, interact_path, force, comment)
+    else:
+        columns, n_rows = _write_chunks(data, path, interact_path, force, comment)
+
+    meta = dict(sidecar or {})
+    meta.update({
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "columns": columns,
+        "rows": n_rows,
+        "prism_version": __version__,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    })
+    if interact_path is not None:
+        meta["interact"] = str(interact_path)
+    with atomic_file(sidecar_path, force) as fh:
+        json.dump(meta, fh, indent=2, default=_json_default)
+        fh.write("\n")
+    return meta
+
+
+def _write_frame(df: pd.DataFrame, path: Path, interact_path, force: bool,
+                 comment: str) -> tuple[list[str], int]:
+    """One DataFrame: sort in memory, format and write a slice at a time."""
+    prepared, _ = _prepare(df)
+    prepared = prepared.iloc[bedpe_order(prepared)]
+    columns = list(prepared.columns)
+    with atomic_file(path, force) as fh:
+        fh.write(comment + "#" + "\t".join(columns) + "\n")
+        fh.writelines(_bedpe_text(prepared))
+    if interact_path is not None:
+        records = interact_frame(prepared)
+        records = records.iloc[interact_order(records)]
+        with atomic_file(interact_path, force) as fh:
+            fh.write(interact_track_line(path.stem))
+            fh.writelines(_interact_text(records))
+    return columns, len(prepared)
+
+
+def _write_chunks(chunks: Iterable[pd.DataFrame], path: Path, interact_path, force: bool,
+                  comment: str) -> tuple[list[str], int]:
+    """Chunks in any order: sort each into a run file beside the output, then merge runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{path.name}.runs.", dir=path.parent) as tmp:
+        runs_dir = Path(tmp)
+        columns, n_rows, bedpe_runs, interact_runs = None, 0, [], []
+        for i, chunk in enumerate(chunks):
+            prepared, _ = _prepare(chunk)
+            if columns is None:
+                columns = list(prepared.columns)
+            elif list(prepared.columns) != columns:
+                raise ValueError(f"chunk {i} has columns {list(prepared.columns)}, "
+                                 f"expected {columns}")
+            if prepared.empty:
+                continue
+            n_rows += len(prepared)
+            prepared = prepared.iloc[bedpe_order(prepared)]
+            bedpe_runs.append(_spill(runs_dir / f"bedpe.{i}", _bedpe_text(prepared)))
+            if interact_path is not None:
+                records = interact_frame(prepared)
+                records = records.iloc[interact_order(records)]
+                interact_runs.append(_spill(runs_dir / f"interact.{i}",
+                                            _interact_text(records)))
+        if columns is None:
+            raise ValueError("no scored pairs given (an empty iterable of chunks)")
+        with atomic_file(path, force) as fh:
+            fh.write(comment + "#" + "\t".join(columns) + "\n")
+            _merge_into(fh, bedpe_runs, _bedpe_line_key)
+        if interact_path is not None:
+            with atomic_file(interact_path, force) as fh:
+                fh.write(interact_track_line(path.stem))
+                _merge_into(fh, interact_runs, _interact_line_key)
+    return columns, n_rows
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, (np.ndarray,)):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in the JSON sidecar")
+
+
+def _spill(run_path: Path, text: Iterable[str]) -> Path:
+    with open(run_path, "w") as fh:
+        for piece in text:
+            fh.write(piece)
+    return run_path
+
+
+MAX_OPEN_RUNS = 128  # runs merged at once; more are merged in passes (open-file limits)
+
+
+def _merge_into(out, runs: list[Path], key) -> None:
+    """Copy one sorted run, or k-way merge several (stable: earlier runs win ties)."""
+    if not runs:
+        return
+    runs = list(runs)
+    n_pass = 0
+    while len(runs) > MAX_OPEN_RUNS:  # merge consecutive runs, so stability is kept
+        merged = []
+        for i in range(0, len(runs), MAX_OPEN_RUNS):
+            group = runs[i:i + MAX_OPEN_RUNS]
+            target = group[0].with_name(f"{group[0].name}.m{n_pass}")
+            with open(target, "w") as fh:
+                _merge_into(fh, group, key)
+            for r in group:
+                r.unlink()
+            merged.append(target)
+        runs, n_pass = merged, n_pass + 1
+    if len(runs) == 1:
+        with open(runs[0]) as fh:
+            while block := fh.read(1 << 20):
+                out.write(block)
+        return
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(open(r)) for r in runs]
+        out.writelines(heapq.merge(*handles, key=key))
+
+
+# --------------------------------------------------------------------------- reading
+
+def read_header(path: str | Path) -> tuple[list[str], int]:
+    """Column names from the last ``#`` line before the data, and the number of such lines."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file", str(path))
+    names, n_header = None, 0
+    with open(path) as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            n_header += 1
+            if not line.startswith("##"):
+                names = line[1:].rstrip("\r\n").split("\t")
+    if names is None:
+        raise InputError("no '#' header line naming the columns (is this a scored BEDPE "
+                         "written by `prism score`?)", str(path))
+    return names, n_header
+
+
+def read_scored_bedpe(path: str | Path) -> pd.DataFrame:
+    """Read a scored BEDPE back into a DataFrame (column names from the header line).
+
+    '.' reads as missing; floats are parsed exactly (every float64 reads back bit-equal);
+    chromosome, name, strand and cell columns stay text. ``df.attrs`` holds ``path`` and
+    ``first_data_line`` (1-based file line of row 0), so callers can cite ``file:line``.
+    Raises InputError for a missing file, a missing header or a row with the wrong number
+    of fields.
+    """
+    path = Path(path)
+    names, n_header = read_header(path)
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if lineno <= n_header:
+                continue
+            n_fields = raw.count(b"\t") + 1
+            if n_fields != len(names):
+                if not raw.strip():
+                    raise InputError("empty line", str(path), lineno)
+                raise InputError(f"{n_fields} fields, the header names {len(names)}",
+                                 str(path), lineno)
+    dtypes = {c: str for c in TEXT_COLUMNS if c in names}
+    exact = {} if _PANDAS_MAJOR >= 3 else {"float_precision": "round_trip"}
+    try:
+        df = pd.read_csv(path, sep="\t", header=None, names=names, skiprows=n_header,
+                         dtype=dtypes, na_values=[MISSING], keep_default_na=False,
+                         comment=None, quoting=3, **exact)
+    except pd.errors.EmptyDataError:
+        df = pd.DataFrame({c: pd.Series(dtype=object) for c in names})
+    for c in COORD_COLUMNS + ["score"]:
+        if c in df.columns and len(df) and not pd.api.types.is_integer_dtype(df[c].dtype):
+            bad = _first_non_integer(df[c])
+            raise InputError(f"{c} must be an integer, got {df[c].iloc[bad]!r}",
+                             str(path), n_header + 1 + bad)
+    df.attrs["path"] = str(path)
+    df.attrs["first_data_line"] = n_header + 1
+    return df
+
+
+def _first_non_integer(values: pd.Series) -> int:
+    for i, v in enumerate(values):
+        try:
+            if isinstance(v, float) and (math.isnan(v) or v % 1 != 0):
+                return i
+            int(v)
+        except (TypeError, ValueError):
+            return i
+    return 0
+
+
+def read_sidecar(path: str | Path) -> dict | None:
+    """The JSON sidecar ``<path>.json`` of a scored BEDPE, or None when there is none."""
+    sidecar = Path(str(path) + ".json")
+    if not sidecar.exists():
+        return None
+    try:
+        with open(sidecar) as fh:
+            meta = json.load(fh)
+    except json.JSONDecodeError as err:
+        raise InputError(f"not valid JSON ({err.msg})", str(sidecar), err.lineno) from None
+    if not isinstance(meta, dict):
+        raise InputError("expected a JSON object", str(sidecar))
+    return meta

@@ -1,0 +1,217 @@
+"""Scored BEDPE writer/reader: order, exact floats, bedtools compatibility, interact."""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prism_cli.errors import InputError
+from prism_cli.io.scored import (INTERACT_COLUMNS, SCORED_COLUMNS, read_scored_bedpe,
+                                 write_scored_bedpe)
+
+NATURAL = ["chr1", "chr2", "chr10", "chrX"]
+
+
+def scored_pairs(n=40, seed=0, inter_chrom=False):
+    """Unsorted scored pairs with ties, float32 U_I, a missing R and passthrough columns."""
+    rng = np.random.default_rng(seed)
+    chrom = rng.choice(["chrX", "chr10", "chr2", "chr1"], n)
+    start1 = rng.integers(0, 50, n) * 100  # few values: many ties
+    df = pd.DataFrame({
+        "chrom1": chrom, "start1": start1, "end1": start1 + 200,
+        "chrom2": chrom, "start2": start1 + 5000, "end2": start1 + 5200,
+        "name": [f"p{i}" for i in range(n)], "score": 0, "strand1": ".", "strand2": "+",
+        "prob": rng.random(n), "U_I": rng.normal(size=n).astype(np.float32),
+        "R": rng.random(n) * 3, "cell": rng.choice(["GM12878", "K562"], n),
+        "label": rng.integers(0, 2, n), "extra": rng.choice(["a", "b c"], n),
+    })
+    df.loc[0, "start1"], df.loc[0, "end1"] = df.loc[1, "start1"], df.loc[1, "end1"]
+    df.loc[[0, 1], ["chrom1", "chrom2", "start2", "end2"]] = ["chr2", "chr2", 9000, 9200]
+    df.loc[3, "R"] = np.nan
+    df.loc[4, "prob"], df.loc[5, "prob"] = 0.0, 1.0
+    df.loc[6, "prob"] = 0.0025  # 1000 * p = 2.5: round half to even -> 2
+    if inter_chrom:
+        df.loc[7, "chrom2"] = "chr1" if df.loc[7, "chrom1"] != "chr1" else "chr2"
+    return df
+
+
+def data_lines(path):
+    return [ln.rstrip("\n").split("\t") for ln in open(path) if not ln.startswith("#")]
+
+
+def test_layout_order_and_scores(tmp_path):
+    df = scored_pairs()
+    out = tmp_path / "s.bedpe"
+    write_scored_bedpe(df, out)
+    lines = open(out).read().splitlines()
+    assert lines[0] == "#" + "\t".join(SCORED_COLUMNS + ["label", "extra"])
+    assert sum(ln.startswith("#") for ln in lines) == 1
+    rows = data_lines(out)
+    assert len(rows) == len(df) and {len(r) for r in rows} == {16}
+    keys = [(NATURAL.index(r[0]), int(r[1]), int(r[2]), NATURAL.index(r[3]), int(r[4]),
+             int(r[5])) for r in rows]
+    assert keys == sorted(keys)
+    # stable: the two identical coordinate keys keep their input order (p0 before p1)
+    names = [r[6] for r in rows]
+    assert names.index("p0") + 1 == names.index("p1")
+    for r in rows:
+        prob = float(r[10])
+        assert int(r[7]) == round(1000 * prob) and 0 <= int(r[7]) <= 1000
+    by_name = {r[6]: r for r in rows}
+    assert by_name["p4"][7] == "0" and by_name["p5"][7] == "1000" and by_name["p6"][7] == "2"
+    assert by_name["p3"][12] == "."  # missing R
+
+
+def test_round_trip_exact(tmp_path):
+    df = scored_pairs()
+    out = tmp_path / "s.bedpe"
+    write_scored_bedpe(df, out)
+    back = read_scored_bedpe(out)
+    assert list(back.columns) == SCORED_COLUMNS + ["label", "extra"]
+    expect = df.set_index("name").loc[back["name"]]
+    for col in ("prob", "R"):
+        np.testing.assert_array_equal(back[col].to_numpy(), expect[col].to_numpy())
+    # float32 U_I is written as its exact float64 value
+    np.testing.assert_array_equal(back["U_I"].to_numpy(),
+                                  expect["U_I"].to_numpy().astype(np.float64))
+    assert (back["label"].to_numpy() == expect["label"].to_numpy()).all()
+    assert (back["extra"].to_numpy() == expect["extra"].to_numpy()).all()
+    assert back["strand1"].isna().all() and (back["strand2"] == "+").all()
+    assert back["chrom1"].dtype == object or str(back["chrom1"].dtype) in ("str", "string")
+    assert back.attrs["first_data_line"] == 2
+
+
+def test_chunks_give_the_same_file(tmp_path):
+    df = scored_pairs(n=60, seed=3)
+    chunks = [df.iloc[40:], df.iloc[:15], df.iloc[15:40]]  # any order
+    # ties keep the order in which rows were given: chunk by chunk
+    write_scored_bedpe(pd.concat(chunks), tmp_path / "one.bedpe",
+                       interact_path=tmp_path / "one.int")
+    write_scored_bedpe(iter(chunks), tmp_path / "many.bedpe", interact_path=tmp_path / "many.int")
+    assert (tmp_path / "one.bedpe").read_bytes() == (tmp_path / "many.bedpe").read_bytes()
+    one = (tmp_path / "one.int").read_text().splitlines()[1:]
+    many = (tmp_path / "many.int").read_text().splitlines()[1:]
+    assert one == many
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+def test_many_chunks_merge_in_passes(tmp_path, monkeypatch):
+    import prism_cli.io.scored as scored
+
+    monkeypatch.setattr(scored, "MAX_OPEN_RUNS", 3)  # 10 runs -> 2 merge passes
+    df = scored_pairs(n=50, seed=4)
+    write_scored_bedpe(df, tmp_path / "one.bedpe")
+    write_scored_bedpe((df.iloc[i:i + 5] for i in range(0, 50, 5)), tmp_path / "many.bedpe")
+    assert (tmp_path / "one.bedpe").read_bytes() == (tmp_path / "many.bedpe").read_bytes()
+
+
+def test_refuses_overwrite_without_force(tmp_path):
+    df = scored_pairs()
+    out = tmp_path / "s.bedpe"
+    write_scored_bedpe(df, out)
+    before = out.read_bytes()
+    with pytest.raises(InputError, match="--force"):
+        write_scored_bedpe(df.assign(prob=0.5), out)
+    assert out.read_bytes() == before
+    write_scored_bedpe(df.assign(prob=0.5), out, force=True)
+    assert {r[7] for r in data_lines(out)} == {"500"}
+    # an existing sidecar or interact file alone also blocks the write
+    other = tmp_path / "t.bedpe"
+    (tmp_path / "t.bedpe.json").write_text("{}")
+    with pytest.raises(InputError):
+        write_scored_bedpe(df, other)
+    assert not other.exists()
+
+
+def test_sidecar(tmp_path):
+    out = tmp_path / "s.bedpe"
+    write_scored_bedpe(scored_pairs(), out, sidecar={"thresholds": {"K562": 0.4}, "model": "m"})
+    meta = json.loads((tmp_path / "s.bedpe.json").read_text())
+    assert meta["thresholds"] == {"K562": 0.4} and meta["model"] == "m"
+    assert meta["rows"] == 40 and meta["columns"][-2:] == ["label", "extra"]
+    assert meta["format"] == "prism-scored-bedpe" and "prism_version" in meta and meta["date"]
+
+
+def test_bad_probability_and_missing_column(tmp_path):
+    df = scored_pairs()
+    with pytest.raises(ValueError, match="prob"):
+        write_scored_bedpe(df.assign(prob=df["prob"] + 1), tmp_path / "a.bedpe")
+    with pytest.raises(ValueError, match="prob"):
+        write_scored_bedpe(df.drop(columns="prob"), tmp_path / "b.bedpe")
+    assert not list(tmp_path.iterdir())
+
+
+def test_empty_frame_round_trips(tmp_path):
+    out = tmp_path / "e.bedpe"
+    write_scored_bedpe(scored_pairs().iloc[:0], out)
+    assert out.read_text().count("\n") == 1
+    back = read_scored_bedpe(out)
+    assert len(back) == 0 and list(back.columns)[:14] == SCORED_COLUMNS
+
+
+def test_reader_errors(tmp_path):
+    out = tmp_path / "s.bedpe"
+    write_scored_bedpe(scored_pairs(n=10), out)
+    lines = out.read_text().splitlines()
+    lines[3] += "\textra"
+    bad = tmp_path / "bad.bedpe"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=r"bad\.bedpe:4: 17 fields"):
+        read_scored_bedpe(bad)
+    nohead = tmp_path / "nohead.bedpe"
+    nohead.write_text("\n".join(lines[1:3]) + "\n")
+    with pytest.raises(InputError, match="header"):
+        read_scored_bedpe(nohead)
+    with pytest.raises(InputError, match="no such file"):
+        read_scored_bedpe(tmp_path / "missing.bedpe")
+
+
+@pytest.mark.skipif(shutil.which("bedtools") is None, reason="bedtools not installed")
+def test_bedtools_reads_output(tmp_path):
+    df = scored_pairs()
+    out = tmp_path / "s.bedpe"
+    write_scored_bedpe(df, out)
+    res = subprocess.run(["bedtools", "pairtopair", "-a", str(out), "-b", str(out),
+                          "-type", "both"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    hits = [ln.split("\t") for ln in res.stdout.splitlines()]
+    # every pair overlaps at least itself; each hit carries both full 16-column records
+    assert len(hits) >= len(df) and {len(h) for h in hits} == {32}
+    assert {h[6] for h in hits} == set(df["name"])
+    enh = tmp_path / "e.bed"
+    enh.write_text("chr2\t0\t100000\n")
+    res = subprocess.run(["bedtools", "pairtobed", "-a", str(out), "-b", str(enh),
+                          "-type", "both"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    hits = [ln.split("\t") for ln in res.stdout.splitlines()]
+    assert {len(h) for h in hits} == {16 + 3}  # (bedtools reports a hit once per end)
+    assert {h[6] for h in hits} == set(df.loc[df["chrom1"] == "chr2", "name"])
+
+
+def test_interact_file(tmp_path):
+    df = scored_pairs(inter_chrom=True)
+    out, inter = tmp_path / "s.bedpe", tmp_path / "s.interact"
+    write_scored_bedpe(df, out, interact_path=inter)
+    lines = inter.read_text().splitlines()
+    assert lines[0].startswith("track type=interact ")
+    rows = [ln.split("\t") for ln in lines[1:]]
+    assert {len(r) for r in rows} == {18} == {len(INTERACT_COLUMNS)}
+    assert len(rows) == len(df) + 1  # the inter-chromosomal pair has two records
+    keys = [(r[0].encode(), int(r[1]), int(r[2])) for r in rows]
+    assert keys == sorted(keys)  # `LC_ALL=C sort -k1,1 -k2,2n` order for bedToBigBed
+    pairs = df.set_index("name")
+    for r in rows:
+        assert int(r[1]) <= int(r[2]) and 0 <= int(r[4]) <= 1000
+        src_name = pairs.index[(pairs["start1"] == int(r[9])) & (pairs["chrom1"] == r[8])
+                               & (pairs["start2"] == int(r[14])) & (pairs["prob"] == float(r[5]))]
+        p = pairs.loc[src_name[0]]
+        assert int(r[4]) == round(1000 * p["prob"]) and r[6] == p["cell"]
+        if r[8] == r[13]:  # same chromosome: the record spans both anchors
+            assert int(r[1]) == min(p["start1"], p["start2"])
+            assert int(r[2]) == max(p["end1"], p["end2"])
+        else:  # inter-chromosomal: each record covers its own anchor
+            assert (r[0], int(r[1])) in {(r[8], int(r[9])), (r[13], int(r[14]))}
