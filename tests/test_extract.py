@@ -143,3 +143,28 @@ def test_extract_refuses_existing_output(tmp_path, tiny_fasta):
     assert (tmp_path / "ds" / "mine.txt").read_text() == "precious"
     assert _run(args + ["--force"]).exit_code == 0
     assert json.loads((tmp_path / "ds" / "manifest.json").read_text())["n_pairs"] == 5
+
+
+def test_extract_on_simulated_world_matches_fasta(tmp_path):
+    import pysam
+
+    sim = tmp_path / "sim"
+    res = _run(["simulate", "-o", str(sim), "--genome-size", "400000", "--chroms", "2",
+                "--cells", "2", "--pairs", "400", "--seed", "2"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "ds"
+    res = _run(["extract", "-g", str(sim / "genome.fa"), "-p", str(sim / "pairs.bedpe"),
+                "-o", str(out), "--enhancer-length", "500", "--promoter-length", "300"])
+    assert res.exit_code == 0, res.output
+    ds = PairDataset(out)
+    fa = pysam.FastaFile(str(sim / "genome.fa"))
+    assert len(ds) == 400 and set(ds.pairs["cell"]) == {"CELL0", "CELL1"}
+    for _, r in ds.pairs.sample(60, random_state=0).iterrows():
+        for codes, (c, s, e), L in ((ds.enhancers[r.enh_idx], (r.chrom1, r.start1, r.end1), 500),
+                                    (ds.promoters[r.prom_idx], (r.chrom2, r.start2, r.end2), 300)):
+            lo = (s + e) // 2 - L // 2
+            want = fa.fetch(c, max(lo, 0), min(lo + L, fa.get_reference_length(c))).upper()
+            want = "N" * max(0, -lo) + want
+            want += "N" * (L - len(want))
+            assert decode(codes) == want
+    assert ds.pairs["enh_idx"].nunique() == ds.manifest["n_enhancers"] < len(ds)
