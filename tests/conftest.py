@@ -6,6 +6,10 @@ import pysam
 import pytest
 import torch
 
+# Test tensors are tiny: one thread avoids OpenMP spin-wait overhead (and oversubscription
+# when the machine is busy), and makes CPU results independent of the core count.
+torch.set_num_threads(1)
+
 CHR1 = ("ACGTacgtNNACGTTGCA" * 20)[:300]          # 300 bp, soft-masked and N
 CHR2 = ("GGGCCCAAATTT" * 30)[:250]                 # 250 bp
 

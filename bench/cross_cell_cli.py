@@ -1,0 +1,146 @@
+"""Thin wrappers around the `prism` command line for the cross-cell benchmark.
+
+The benchmark calls PRISM the way a user does (`prism train`, `prism adapt`,
+`prism score`), so it measures what users run.  Each call's command line, wall time and
+stderr tail go to a log file.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prism_cli.io.scored import read_scored_bedpe
+
+BEDPE_COLUMNS = ["chrom1", "start1", "end1", "chrom2", "start2", "end2", "name", "score",
+                 "strand1", "strand2"]
+
+
+class CommandFailed(RuntimeError):
+    pass
+
+
+def run_prism(args: list[str], log_path: Path, timeout: float | None = None) -> float:
+    """Run ``prism ARGS``; append the command, wall time and output tail to ``log_path``.
+
+    Returns the wall time in seconds; raises CommandFailed with the stderr tail on a
+    non-zero exit.
+    """
+    cmd = ["prism"] + [str(a) for a in args]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    seconds = time.perf_counter() - t0
+    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
+    with open(log_path, "a") as fh:
+        fh.write(f"$ {shlex.join(cmd)}\n# exit {proc.returncode}, {seconds:.1f} s\n{tail}\n\n")
+    if proc.returncode != 0:
+        raise CommandFailed(f"{shlex.join(cmd)} failed (exit {proc.returncode}):\n{tail}")
+    return seconds
+
+
+def write_bedpe(pairs: pd.DataFrame, rows: np.ndarray, path: Path, cell=None,
+                extra: dict | None = None) -> Path:
+    """Write dataset pairs ``rows`` as a BEDPE with a header (``cell``, ``label``, ``row`` and
+    any ``extra`` columns after the 10 standard ones).
+
+    cell : None keeps each pair's cell; a string replaces it for every row.
+    """
+    sub = pairs.iloc[rows]
+    out = sub[BEDPE_COLUMNS].copy()
+    out["cell"] = sub["cell"].to_numpy() if cell is None else cell
+    out["label"] = sub["label"].to_numpy()
+    out["row"] = np.asarray(rows, dtype=np.int64)
+    for k, v in (extra or {}).items():
+        out[k] = v
+    with open(path, "w") as fh:
+        fh.write("#" + "\t".join(out.columns) + "\n")
+        out.to_csv(fh, sep="\t", header=False, index=False)
+    return path
+
+
+def concat_bedpe(parts: list[Path], path: Path) -> Path:
+    """Concatenate BEDPE files written by ``write_bedpe`` (same columns) into one."""
+    with open(path, "w") as out:
+        for i, p in enumerate(parts):
+            with open(p) as fh:
+                header = fh.readline()
+                if i == 0:
+                    out.write(header)
+                out.write(fh.read())
+    return path
+
+
+def train(data: Path, cells: list[str], val_chroms: list[str], test_chroms: list[str],
+          arch: str, config: dict, seed: int, out: Path, log: Path, threads: int | None,
+          device: str = "auto") -> float:
+    """`prism train` into ``out`` (replaced if it exists).  Returns wall seconds."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cfg_path = out.parent / f"{out.name}.config.json"
+    cfg_path.write_text(json.dumps(config, indent=1))
+    args = ["train", "--data", data, "--cells", ",".join(cells), "--val-chroms",
+            ",".join(val_chroms), "--test-chroms", ",".join(test_chroms), "--arch", arch,
+            "--config", cfg_path, "--seed", seed, "--device", device, "-o", out, "--force",
+            "-q"]
+    if threads:
+        args += ["--threads", threads]
+    return run_prism(args, log)
+
+
+def ensure_window_anchors(run_dir: Path, data_dir: Path) -> list[str]:
+    """Make the checkpoint metadata name the dataset's window anchors.
+
+    `prism adapt`/`score` re-extract pairs with ``meta["windows"]["enhancer_anchor"]`` /
+    ``["promoter_anchor"]`` (default "center"; prism_cli/prepare.py:model_windows), but
+    `prism train` records only ``windows.anchor`` (None), so a model trained on
+    start-anchored windows would be scored on centred ones.  Until that is fixed in
+    prism_cli/train/loop.py, copy the anchors from the dataset manifest into RUN/best.json
+    and RUN/last.json when they are missing.  Returns the files changed.
+    """
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    want = {"enhancer_anchor": manifest.get("enhancer_anchor", "center"),
+            "promoter_anchor": manifest.get("promoter_anchor", "center")}
+    changed = []
+    for name in ("best.json", "last.json"):
+        path = run_dir / name
+        if not path.exists():
+            continue
+        meta = json.loads(path.read_text())
+        windows = meta.setdefault("windows", {})
+        if any(windows.get(k) != v for k, v in want.items()):
+            windows.update(want)
+            path.write_text(json.dumps(meta, indent=1))
+            changed.append(name)
+    return changed
+
+
+def adapt(run_dir: Path, support: Path, fasta: Path, name: str, registry: Path, seed: int,
+          log: Path, threads: int | None, device: str = "auto") -> dict:
+    """`prism adapt`; returns the registered record (JSON)."""
+    args = ["adapt", "-m", run_dir, "-s", support, "-g", fasta, "-c", name, "--registry",
+            registry, "--seed", seed, "--device", device, "--force"]
+    if threads:
+        args += ["--threads", threads]
+    run_prism(args, log)
+    return json.loads((registry / f"{name}.json").read_text())
+
+
+def score(run_dir: Path, pairs: Path, fasta: Path, out: Path, log: Path,
+          registry: Path | None, threads: int | None, device: str = "auto",
+          zero_shot: bool = False) -> pd.DataFrame:
+    """`prism score` (each row in its own cell column's environment); the scored table."""
+    args = ["score", pairs, "-m", run_dir, "-g", fasta, "-o", out, "--device", device,
+            "--force"]
+    if registry is not None:
+        args += ["--registry", registry]
+    if zero_shot:
+        args.append("--zero-shot")
+    if threads:
+        args += ["--threads", threads]
+    run_prism(args, log)
+    return read_scored_bedpe(out)

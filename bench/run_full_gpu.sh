@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Full cross-cell benchmark (docs/cross_cell.md) for a GPU session, from the repo root:
+#
+#     bash bench/run_full_gpu.sh [OUT]            # default OUT=cc_full
+#
+# Every held-out cell (6 simulated, 5 TargetFinder), seeds 0,1,2 for every method and
+# every ablation, the default PRISM model and training settings (ModelConfig /
+# TrainConfig defaults), JOBS tasks at a time on the one GPU.  Resumable: rerun the same
+# command and finished tasks (OUT/*/tasks/*.tsv) are skipped, so it can be spread over
+# several sessions.  Environment: DATA_DIR (real data, default /work/shared/data),
+# JOBS (default 4), THREADS (CPU threads per process, default 3), CELLS (comma list of
+# held-out cells to restrict to, e.g. to split the work), DATASETS (default "sim real").
+set -euo pipefail
+OUT=${1:-cc_full}
+DATA_DIR=${DATA_DIR:-/work/shared/data}
+JOBS=${JOBS:-4}
+THREADS=${THREADS:-3}
+DATASETS=${DATASETS:-sim real}
+CELL_ARGS=()
+if [[ -n "${CELLS:-}" ]]; then CELL_ARGS=(--cells "$CELLS"); fi
+
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+for ds in $DATASETS; do
+    python bench/cross_cell.py run --dataset "$ds" --mode full -o "$OUT/$ds" \
+        --data-dir "$DATA_DIR" --jobs "$JOBS" --threads "$THREADS" --device cuda \
+        "${CELL_ARGS[@]}"
+done
+dirs=()
+for ds in $DATASETS; do dirs+=("$OUT/$ds"); done
+python bench/cross_cell.py report -o "${dirs[@]}" --markdown "$OUT/report.md" \
+    --plot "$OUT/cross_cell_learning_curve.png"
+echo "report: $OUT/report.md"

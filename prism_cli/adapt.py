@@ -1,0 +1,159 @@
+"""Adapting a trained PRISM model to an unseen cell line from a small support set.
+
+The data flow is training's (DESIGN §2): support pairs -> towers -> z_I -> (U_I, z_F) ->
+student over many random support episodes of the sizes used in training -> pi_S. The
+environment registered for the cell is the mean pi_S over those episodes; its spread
+across episodes is the confidence signal.
+
+The decision threshold is chosen by cross-fitting on the support set only: the support is
+split into k stratified folds, each fold is predicted with an environment estimated from
+the other folds, and the threshold maximising F1 on these out-of-fold predictions is kept.
+No pair that will later be scored takes part.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from . import inference
+from .errors import InputError
+from .evaluate import best_f1_threshold
+from .metrics import aupr, auroc
+
+MIN_PER_CLASS = 2      # labelled pairs of each class the support needs at least
+MIN_LABELLED = 8       # labelled pairs in all
+
+
+def canonical_order(pairs) -> np.ndarray:
+    """Row order that does not depend on the support file's line order."""
+    keys = [pairs[c].to_numpy() for c in ("name", "end2", "start2", "chrom2", "end1",
+                                          "start1", "chrom1")]
+    return np.lexsort(keys)
+
+
+def check_support(y: np.ndarray, path: str) -> None:
+    """Enough labelled pairs of both classes, or a one-line InputError saying what is needed."""
+    pos, neg = int((y == 1).sum()), int((y == 0).sum())
+    if pos == 0 or neg == 0:
+        have = "positives" if pos else "negatives"
+        raise InputError(f"the support set has only {have} ({pos} positive, {neg} negative); "
+                         f"adapt needs both classes, at least {MIN_PER_CLASS} of each", path)
+    if pos < MIN_PER_CLASS or neg < MIN_PER_CLASS or pos + neg < MIN_LABELLED:
+        raise InputError(f"too few labelled support pairs ({pos} positive, {neg} negative); "
+                         f"adapt needs at least {MIN_LABELLED} labelled pairs with at least "
+                         f"{MIN_PER_CLASS} of each class (16-64 or more recommended)", path)
+
+
+def support_outputs(model, ds, order: np.ndarray) -> dict:
+    """z_F, U (and y) of the support pairs, in canonical order, through the inference path."""
+    pairs = ds.pairs.iloc[order]
+    enh = inference.ElementCache.build(model, ds.enhancers, pairs["enh_idx"].to_numpy(), "enhancer")
+    prom = inference.ElementCache.build(model, ds.promoters, pairs["prom_idx"].to_numpy(),
+                                        "promoter")
+    log_d = np.log10(np.maximum(pairs["distance"].to_numpy(), 1)).astype(np.float32)
+    out = inference.pair_outputs(model, enh, prom, pairs["enh_idx"].to_numpy(),
+                                 pairs["prom_idx"].to_numpy(), log_d)
+    return {"z_F": out["z_F"], "U": out["U"],
+            "y": torch.from_numpy(pairs["label"].to_numpy().astype(np.int64))}
+
+
+def _subset(support: dict, rows: np.ndarray) -> dict:
+    idx = torch.from_numpy(rows)
+    return {k: v[idx] for k, v in support.items()}
+
+
+def cross_fit_threshold(model, support: dict, sizes, n_episodes: int, seed: int,
+                        folds: int = 5) -> dict:
+    """Out-of-fold probabilities of the labelled support pairs and the F1-best threshold."""
+    y = support["y"].numpy()
+    labelled = np.flatnonzero(y >= 0)
+    yl = y[labelled]
+    k = int(min(folds, (yl == 1).sum(), (yl == 0).sum()))
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(labelled), dtype=np.int64)
+    for cls in (0, 1):  # stratified: each class dealt round-robin over the folds
+        where = np.flatnonzero(yl == cls)
+        fold[rng.permutation(where)] = np.arange(len(where)) % k
+    oof = np.empty(len(labelled), dtype=np.float64)
+    for f in range(k):
+        train_rows = np.concatenate([labelled[fold != f], np.flatnonzero(y < 0)])
+        test_rows = labelled[fold == f]
+        pi, _, _ = inference.estimate_environment(
+            model, _subset(support, train_rows), sizes, n_episodes,
+            np.random.default_rng(seed + 1 + f))
+        p = inference.predict(model, support["U"][test_rows], support["z_F"][test_rows], pi)["p"]
+        oof[fold == f] = p.numpy()
+    threshold, at = best_f1_threshold(yl, oof)
+    return {"threshold": threshold, "folds": k, "oof_aupr": aupr(yl, oof),
+            "oof_auroc": auroc(yl, oof), "oof_f1": at["f1"], "oof_precision": at["precision"],
+            "oof_recall": at["recall"]}
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence (bits) between two distributions over prototypes."""
+    p = np.clip(np.asarray(p, np.float64), 1e-12, None)
+    q = np.clip(np.asarray(q, np.float64), 1e-12, None)
+    p, q = p / p.sum(), q / q.sum()
+    m = (p + q) / 2
+    return float(0.5 * (p * np.log2(p / m)).sum() + 0.5 * (q * np.log2(q / m)).sum())
+
+
+def nearest_cells(model, pi: torch.Tensor, cells: list[str], top: int = 3) -> list[dict]:
+    """Training cells whose teacher environment is closest to ``pi`` (JS divergence)."""
+    if not model.cfg.prototype_map:
+        dist = [abs(float(inference.teacher_pi(model, i)[0]) - float(pi[0]))
+                for i in range(len(cells))]
+    else:
+        dist = [js_divergence(pi.numpy(), inference.teacher_pi(model, i).numpy())
+                for i in range(len(cells))]
+    order = np.argsort(dist)[:top]
+    return [{"cell": cells[i], "distance": float(dist[i])} for i in order]
+
+
+def adapt_cell(model, ds, sizes, n_episodes: int = 64, seed: int = 0, folds: int = 5,
+               cells: list[str] | None = None, path: str = "support") -> dict:
+    """Estimate a cell environment from the support pairs of ``ds`` (one cell).
+
+    Returns the record ``prism adapt`` registers: pi (K,), pi_sd (K,), threshold,
+    cross-fit metrics, spread, support counts, nearest training cells.
+    """
+    if not model.has_environment:
+        raise InputError("this model has no cell environment (arch crossattn); adapt needs a "
+                         "PRISM model")
+    order = canonical_order(ds.pairs)
+    y_all = ds.pairs["label"].to_numpy()[order]
+    check_support(y_all, path)
+    support = support_outputs(model, ds, order)
+    pi, pi_sd, pis = inference.estimate_environment(model, support, sizes, n_episodes,
+                                                    np.random.default_rng(seed))
+    # spread: how much a support pair's probability moves with the episode drawn
+    per_episode = torch.stack([inference.predict(model, support["U"], support["z_F"], p)["p"]
+                               for p in pis])                         # (episodes, n)
+    p_mean = inference.predict(model, support["U"], support["z_F"], pi)["p"].numpy()
+    fit = cross_fit_threshold(model, support, sizes, n_episodes, seed, folds)
+    y = support["y"].numpy()
+    lab = y >= 0
+    record = {
+        "pi": pi.tolist(), "pi_sd": pi_sd.tolist(),
+        "threshold": fit["threshold"],
+        "cross_fit": fit,
+        "spread": {"pi_sd_mean": float(pi_sd.mean()),
+                   "p_sd_mean": float(per_episode.std(0, unbiased=False).mean()),
+                   "episodes": int(n_episodes)},
+        "support": {"pairs": int(len(y)), "labelled": int(lab.sum()),
+                    "positives": int((y == 1).sum()), "negatives": int((y == 0).sum()),
+                    "unlabelled_transductive": int((~lab).sum()),
+                    "sizes": list(sizes) if not np.isscalar(sizes) else [int(sizes)] * 2},
+        "in_sample": {"aupr": aupr(y[lab], p_mean[lab]), "auroc": auroc(y[lab], p_mean[lab]),
+                      "mean_p": float(p_mean.mean()),
+                      "prevalence": float((y[lab] == 1).mean())},
+        "seed": int(seed),
+    }
+    if cells:
+        record["nearest_cells"] = nearest_cells(model, pi, cells)
+    if not math.isfinite(record["threshold"]):
+        record["threshold"] = 0.5
+    return record

@@ -1,0 +1,180 @@
+"""Checkpoints that load without running code: safetensors weights + JSON metadata.
+
+A checkpoint is two files sharing a prefix:
+
+    <prefix>.safetensors   the model's state dict (tensors only)
+    <prefix>.json          metadata: {"format": "prism-checkpoint", "version", "model_config",
+                           "cells" (registry, with teacher environments pi_T), "windows",
+                           "splits", "dataset", "train_config", "epoch", "step", "val", ...}
+
+``prism train`` writes RUN/best.* (chosen on validation) and RUN/last.*, plus
+RUN/last.state.pt (optimiser and RNG state for ``--resume``; read back only with
+``torch.load(weights_only=True)``, which refuses arbitrary pickles).
+
+Nothing here unpickles: a pickle (or anything else) in place of a checkpoint is refused
+with an InputError before any of it is interpreted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError
+
+FORMAT = "prism-checkpoint"
+WEIGHTS_SUFFIX = ".safetensors"
+META_SUFFIX = ".json"
+
+
+def _prefix(path: str | Path) -> Path:
+    """A checkpoint prefix from a prefix, a .safetensors/.json path, or a directory
+    (a run directory -> its best checkpoint, else last; any other directory -> dir/model)."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best", "last", "model"):
+            if (path / (name + WEIGHTS_SUFFIX)).exists():
+                return path / name
+        return path / "model"
+    if path.suffix in (WEIGHTS_SUFFIX, META_SUFFIX):
+        return path.with_suffix("")
+    return path
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+
+
+def save_checkpoint(dir_or_prefix: str | Path, model, meta: dict) -> Path:
+    """Write <prefix>.safetensors and <prefix>.json (each atomically); returns the prefix.
+
+    An existing directory means prefix ``dir/model``.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(dir_or_prefix)
+    prefix = path / "model" if path.is_dir() else _prefix(path)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    full = dict(meta)
+    full.update(format=FORMAT, version=__version__, model_config=model.cfg.to_dict())
+    _atomic_write(prefix.with_suffix(WEIGHTS_SUFFIX),
+                  lambda p: save_file(state, str(p), metadata={"format": FORMAT}))
+    _atomic_write(prefix.with_suffix(META_SUFFIX),
+                  lambda p: p.write_text(json.dumps(full, indent=1, default=_json_default)))
+    return prefix
+
+
+def _json_default(obj):
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _check_safetensors(path: Path) -> None:
+    """Refuse anything that is not a safetensors file (pickles, zips, text) up front."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(9)
+    if len(head) < 9:
+        raise InputError("not a safetensors checkpoint (file too short)", str(path))
+    (n,) = struct.unpack("<Q", head[:8])
+    if head[:1] == b"\x80" or head[:2] == b"PK" or n + 8 > size or head[8:9] != b"{":
+        raise InputError("not a safetensors checkpoint (refusing to load it: PRISM never "
+                         "unpickles checkpoints)", str(path))
+
+
+def read_meta(path: str | Path) -> dict:
+    """The metadata of a checkpoint (no weights loaded)."""
+    prefix = _prefix(path)
+    meta_path = prefix.with_suffix(META_SUFFIX)
+    if not meta_path.exists():
+        raise InputError("checkpoint metadata not found", str(meta_path))
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"checkpoint metadata is not JSON ({err})", str(meta_path)) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise InputError("not a PRISM checkpoint (format field missing)", str(meta_path))
+    return meta
+
+
+def load_checkpoint(path: str | Path, device=None):
+    """Rebuild the model from a checkpoint.  Returns (model in eval mode, meta dict).
+
+    path: a run directory, a prefix, or either file of the pair.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .model import ModelConfig, build_model
+
+    prefix = _prefix(path)
+    weights = prefix.with_suffix(WEIGHTS_SUFFIX)
+    if not weights.exists():
+        raise InputError("checkpoint weights not found", str(weights))
+    _check_safetensors(weights)
+    meta = read_meta(prefix)
+    try:
+        cfg = ModelConfig.from_dict(meta["model_config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(f"bad model_config in checkpoint metadata ({err})",
+                         str(prefix.with_suffix(META_SUFFIX))) from None
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as err:
+        raise InputError(f"unreadable safetensors checkpoint ({err})", str(weights)) from None
+    model = build_model(cfg)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[-1].strip()
+        raise InputError(f"checkpoint does not match its model_config ({first})",
+                         str(weights)) from None
+    if missing or unexpected:
+        raise InputError(f"checkpoint does not match its model_config (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]})", str(weights))
+    if device is not None:
+        model.to(device)
+    model.eval()
+    return model, meta
+
+
+def save_train_state(path: str | Path, state: dict) -> None:
+    """Optimiser/RNG state for --resume: tensors, numbers, strings, lists and dicts only,
+    written with torch.save and read back with weights_only=True."""
+    import torch
+
+    path = Path(path)
+    _atomic_write(path, lambda p: torch.save(state, p))
+
+
+def load_train_state(path: str | Path) -> dict:
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("resume state not found", str(path))
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"refusing to load resume state ({first})", str(path)) from None

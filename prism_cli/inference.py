@@ -1,0 +1,262 @@
+"""The one inference path shared by validation, ``prism adapt`` and ``prism score``.
+
+    1. ElementCache.build(model, codes, element_indices, "enhancer"|"promoter")
+         encodes each unique element once -> tokens (n, n_tokens, d_model)
+    2. pair_outputs(model, enh_cache, prom_cache, enh_idx, prom_idx, log_distance)
+         -> {"z_I", "U", "z_F"} per pair, computed in chunks from cached tokens
+    3. estimate_environment(model, support outputs + labels, sizes, n_episodes, rng)
+         -> pi_mean, pi_sd, per-episode pis (the student run over many support episodes
+            of the sizes used in training)
+    4. predict(model, U, z_F, pi) -> {"p", "R", "logit"}
+
+Environments at prediction time:
+
+* unseen cell, support given:  pi = estimate_environment(...)[0]            ("student")
+* known training cell:          pi = teacher_pi(model, cell index)           ("teacher")
+* known cell + support:         pi = fuse_environments(pi_T, pi_S, n)        ("fused")
+* no cell, no support:          pi = None -> p = sigmoid(U_I / T), R = 0     ("zero-shot",
+  U-only: it ignores every environment, so its probabilities are not calibrated to any
+  cell; ``mean_environment(model)`` gives the average training environment instead).
+
+All functions run under ``torch.no_grad()`` with the model in eval mode and restore the
+mode they found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+import torch
+
+from .model.environment import env_from_logits
+
+
+def resolve_device(name: str | None = "auto") -> torch.device:
+    """"auto"/None -> cuda when available else cpu; "cpu"/"cuda" as given."""
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from .errors import InputError
+        raise InputError("--device cuda requested but CUDA is not available")
+    return torch.device(name)
+
+
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module):
+    """Eval mode + no_grad inside; the model's previous mode is restored on exit."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def _device_of(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+class ElementCache:
+    """Tokens of a set of elements, looked up by element index.
+
+    indices : np.ndarray int64, shape=(n,), sorted unique element indices
+    tokens  : Tensor, shape=(n, n_tokens, d_model), float32 (on ``tokens.device``)
+    """
+
+    def __init__(self, indices: np.ndarray, tokens: torch.Tensor):
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.tokens = tokens
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def rows(self, element_idx) -> np.ndarray:
+        """Row of each element index in ``tokens``; KeyError for an element not cached."""
+        element_idx = np.asarray(element_idx, dtype=np.int64)
+        rows = np.searchsorted(self.indices, element_idx)
+        rows = np.minimum(rows, len(self.indices) - 1)
+        if len(self.indices) == 0 or (self.indices[rows] != element_idx).any():
+            raise KeyError("element not in cache")
+        return rows
+
+    @classmethod
+    def build(cls, model, codes: np.ndarray, element_idx, kind: str,
+              batch_size: int = 256, keep_on_device: bool = False) -> "ElementCache":
+        """Encode the unique elements among ``element_idx``.
+
+        codes : array, uint8, shape=(n_elements, L) (a dataset memmap is fine)
+        kind  : "enhancer" or "promoter" (which tower)
+        """
+        if kind not in ("enhancer", "promoter"):
+            raise ValueError(f"kind must be enhancer or promoter, not {kind!r}")
+        uniq = np.unique(np.asarray(element_idx, dtype=np.int64))
+        device = _device_of(model)
+        encode = model.encode_enhancers if kind == "enhancer" else model.encode_promoters
+        out = []
+        with evaluating(model):
+            for start in range(0, len(uniq), batch_size):
+                rows = uniq[start:start + batch_size]
+                batch = torch.from_numpy(np.ascontiguousarray(codes[rows])).to(device)
+                tok = encode(batch).float()
+                out.append(tok if keep_on_device else tok.cpu())
+        if out:
+            tokens = torch.cat(out)
+        else:
+            tokens = torch.zeros(0, model.cfg.n_tokens, model.cfg.d_model)
+        return cls(uniq, tokens)
+
+
+def pair_outputs(model, enh_cache: ElementCache, prom_cache: ElementCache, enh_idx,
+                 prom_idx, log_distance, chunk_size: int = 8192) -> dict[str, torch.Tensor]:
+    """z_I, U and z_F of pairs from cached tokens, in chunks.
+
+    enh_idx, prom_idx : element indices, shape=(n_pairs,); log_distance : shape=(n_pairs,)
+    Returns CPU float32 tensors: z_I (n, d_z), U (n,), z_F (n, d_f).
+    """
+    device = _device_of(model)
+    e_rows = torch.from_numpy(enh_cache.rows(enh_idx))
+    p_rows = torch.from_numpy(prom_cache.rows(prom_idx))
+    ld = torch.as_tensor(np.asarray(log_distance, dtype=np.float32))
+    parts: dict[str, list] = {"z_I": [], "U": [], "z_F": []}
+    with evaluating(model):
+        for s in range(0, len(ld), chunk_size):
+            sl = slice(s, s + chunk_size)
+            e = enh_cache.tokens[e_rows[sl]].to(device)
+            p = prom_cache.tokens[p_rows[sl]].to(device)
+            out = model.pair(e, p, ld[sl].to(device))
+            for k in parts:
+                parts[k].append(out[k].float().cpu())
+    if not parts["U"]:
+        cfg = model.cfg
+        d_f = cfg.d_f if model.has_environment else cfg.d_z
+        return {"z_I": torch.zeros(0, cfg.d_z), "U": torch.zeros(0), "z_F": torch.zeros(0, d_f)}
+    return {k: torch.cat(v) for k, v in parts.items()}
+
+
+def sample_support_sizes(n_available: int, sizes, n_episodes: int,
+                         rng: np.random.Generator) -> np.ndarray:
+    """Episode support sizes: log-uniform integers in ``sizes`` = (lo, hi) (or one int),
+    capped at the number of available pairs.  Returns int64, shape=(n_episodes,)."""
+    lo, hi = (sizes, sizes) if np.isscalar(sizes) else sizes
+    lo, hi = min(int(lo), n_available), min(int(hi), n_available)
+    if hi <= lo:
+        return np.full(n_episodes, hi, dtype=np.int64)
+    u = rng.uniform(math.log(lo), math.log(hi + 1), size=n_episodes)
+    return np.minimum(np.floor(np.exp(u)).astype(np.int64), hi)
+
+
+def draw_support(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` distinct positions of ``labels``, with at least one positive and one
+    negative when both exist.  labels : int, shape=(n,) (-1 = unlabelled)."""
+    n = len(labels)
+    if size >= n:
+        return rng.permutation(n)
+    forced = []
+    for cls in (1, 0):
+        where = np.flatnonzero(labels == cls)
+        if len(where):
+            forced.append(int(rng.choice(where)))
+    forced = np.array(forced[:size], dtype=np.int64)
+    rest = np.setdiff1d(np.arange(n), forced, assume_unique=False)
+    extra = rng.choice(rest, size=size - len(forced), replace=False)
+    return rng.permutation(np.concatenate([forced, extra]))
+
+
+def estimate_environment(model, support: dict, sizes=(8, 256), n_episodes: int = 32,
+                         generator: np.random.Generator | None = None):
+    """Run the student over many random support episodes of one cell.
+
+    support : {"z_F": (n, d_f), "U": (n,), "y": (n,) int (1/0, -1 = unlabelled)}
+    sizes   : (lo, hi) support-size range of training (log-uniform), or one int
+    Returns (pi_mean (K,), pi_sd (K,), pis (n_episodes, K)) as CPU float32 tensors.
+    pi_mean is the environment to use; pi_sd says how much it depends on which pairs
+    were in the support.
+    """
+    if not model.has_environment:
+        raise ValueError("this model has no cell environment (arch crossattn)")
+    rng = generator if generator is not None else np.random.default_rng(0)
+    y = np.asarray(support["y"], dtype=np.int64)
+    n = len(y)
+    if n == 0:
+        raise ValueError("empty support set")
+    sizes_e = sample_support_sizes(n, sizes, n_episodes, rng)
+    width = int(sizes_e.max())
+    rows = np.zeros((n_episodes, width), dtype=np.int64)
+    mask = np.zeros((n_episodes, width), dtype=bool)
+    for e, s in enumerate(sizes_e):
+        pick = draw_support(y, int(s), rng)
+        rows[e, :len(pick)] = pick
+        mask[e, :len(pick)] = True
+    device = _device_of(model)
+    rows_t = torch.from_numpy(rows)
+    z_f = torch.as_tensor(support["z_F"]).float()[rows_t].to(device)
+    u = torch.as_tensor(support["U"]).float()[rows_t].to(device)
+    y_t = torch.from_numpy(y)[rows_t].to(device)
+    with evaluating(model):
+        pis = model.student_environment(z_f, u, y_t, torch.from_numpy(mask).to(device))
+    pis = pis.float().cpu()
+    sd = pis.std(0, unbiased=False) if n_episodes > 1 else torch.zeros_like(pis[0])
+    return pis.mean(0), sd, pis
+
+
+def teacher_pi(model, cell_index: int) -> torch.Tensor:
+    """pi_T(c) of a training cell (index into the checkpoint's cell registry), (K,)."""
+    with evaluating(model):
+        c = torch.tensor([int(cell_index)], device=_device_of(model))
+        return model.teacher_environment(c)[0].float().cpu()
+
+
+def mean_environment(model) -> torch.Tensor:
+    """Average of the training cells' teacher environments, (K,)."""
+    with evaluating(model):
+        return model.mean_teacher_environment().float().cpu()
+
+
+def fuse_environments(pi_teacher: torch.Tensor, pi_student: torch.Tensor, n_support: int,
+                      prior_strength: float = 64.0, prototype_map: bool = True
+                      ) -> torch.Tensor:
+    """Known cell + support set: a weighted geometric mean of the two environments,
+
+        pi = softmax((1 - a) log pi_T + a log pi_S),  a = n / (n + prior_strength),
+
+    so a small support nudges the teacher and a large one dominates it.  With the scalar
+    ablation (no prototype map) the raw scalars are averaged with the same weight."""
+    a = n_support / (n_support + prior_strength)
+    if not prototype_map:
+        return (1 - a) * pi_teacher + a * pi_student
+    logits = (1 - a) * torch.log(pi_teacher.clamp_min(1e-8)) + \
+        a * torch.log(pi_student.clamp_min(1e-8))
+    return env_from_logits(logits, True)
+
+
+def predict(model, u, z_f, pi=None, chunk_size: int = 65536) -> dict[str, torch.Tensor]:
+    """Probabilities from pair outputs and an environment.
+
+    u : (n,), z_f : (n, d_f), pi : (K,) environment, or None for zero-shot.
+    Returns CPU float32 {"p": (n,), "R": (n,), "logit": (n,)}.
+    pi=None is U-only: p = sigmoid(U_I / T), R = 0 (no environment at all).
+    For arch crossattn, p = sigmoid(U) whatever pi is.
+    """
+    device = _device_of(model)
+    u = torch.as_tensor(u).float()
+    z_f = torch.as_tensor(z_f).float()
+    p_parts, r_parts, l_parts = [], [], []
+    with evaluating(model):
+        for s in range(0, len(u), chunk_size):
+            uu = u[s:s + chunk_size].to(device)
+            if model.has_environment and pi is not None:
+                r = model.resistance(z_f[s:s + chunk_size].to(device),
+                                     torch.as_tensor(pi).float().to(device))
+            else:
+                r = torch.zeros_like(uu)
+            logit = model.logit(uu, r)
+            p_parts.append(torch.sigmoid(logit).cpu())
+            r_parts.append(r.float().cpu())
+            l_parts.append(logit.float().cpu())
+    if not p_parts:
+        z = torch.zeros(0)
+        return {"p": z, "R": z, "logit": z}
+    return {"p": torch.cat(p_parts), "R": torch.cat(r_parts), "logit": torch.cat(l_parts)}

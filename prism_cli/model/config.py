@@ -1,0 +1,100 @@
+"""Model hyper-parameters and ablation switches, one JSON-serialisable dataclass.
+
+Everything needed to rebuild a model from a checkpoint lives here (the checkpoint's
+``meta.json`` stores ``ModelConfig.to_dict()``); training-only settings live in
+``prism_cli.train.config.TrainConfig``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+ARCHES = ("prism", "crossattn")
+RC_MODES = ("max", "mean", "none")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of a PRISM (or crossattn baseline) model.
+
+    Sequence towers
+        channels: motif detectors in the first convolution; motif_width: their width (bp);
+        pool: max-pool factor after the motif layer; dilations: one residual dilated
+        conv block per entry; n_tokens: tokens per element (adaptive pooling bins);
+        d_model: token width; rc: reverse-complement handling ("max"/"mean" over both
+        strands = exactly strand-invariant, "none" = forward strand only);
+        dropout: dropout on motif maps and tokens.
+    Pair encoder
+        n_heads, n_anchors: cross-attention heads and anchor queries; d_z: width of z_I.
+    Energy head
+        kan_hidden, kan_frequencies: FourierEnergyKAN width and number of Fourier terms.
+    Environment (arch "prism" only)
+        d_f: width of z_F; n_prototypes (K) and d_env: prototype map P (K x d_env);
+        student_hidden: width of the set encoders; n_cells: rows of the teacher table.
+    Switches (ablations)
+        adversary, distill, opportunist, stop_gradient, prototype_map.
+    """
+
+    arch: str = "prism"
+    enhancer_length: int = 0
+    promoter_length: int = 0
+    # towers
+    channels: int = 64
+    motif_width: int = 15
+    pool: int = 4
+    dilations: tuple[int, ...] = (2, 4)
+    n_tokens: int = 8
+    d_model: int = 64
+    rc: str = "max"
+    dropout: float = 0.1
+    # pair encoder
+    n_heads: int = 4
+    n_anchors: int = 4
+    d_z: int = 64
+    # energy head
+    kan_hidden: int = 16
+    kan_frequencies: int = 4
+    # environment
+    d_f: int = 32
+    n_prototypes: int = 8
+    d_env: int = 32
+    student_hidden: int = 64
+    n_cells: int = 1
+    # switches
+    adversary: bool = True
+    distill: bool = True
+    opportunist: bool = True
+    stop_gradient: bool = True
+    prototype_map: bool = True
+    # log10-distance standardisation (set from the training pairs)
+    distance_mean: float = 4.5
+    distance_sd: float = 0.5
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.dilations = tuple(int(d) for d in self.dilations)
+        if self.arch not in ARCHES:
+            raise ValueError(f"arch must be one of {ARCHES}, got {self.arch!r}")
+        if self.rc not in RC_MODES:
+            raise ValueError(f"rc must be one of {RC_MODES}, got {self.rc!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError("d_model must be divisible by n_heads")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["dilations"] = list(self.dilations)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(**d)
+
+    @property
+    def env_dim(self) -> int:
+        """Width of an environment vector pi: K prototypes, or 1 without the map."""
+        return self.n_prototypes if self.prototype_map else 1

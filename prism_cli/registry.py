@@ -1,0 +1,75 @@
+"""Cells a model knows: its training cells (teacher environments, in the checkpoint) and
+cells registered by ``prism adapt`` (one JSON sidecar per cell in a registry folder,
+``<model dir>/cells/`` by default).
+
+A model directory is never rewritten by ``adapt``: it only adds ``cells/NAME.json``, and
+refuses to replace an existing one without ``--force``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from .errors import InputError
+from .io.atomic import atomic_file
+
+REGISTRY_FOLDER = "cells"
+RECORD_FORMAT = "prism-adapted-cell"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+def model_dir(model_path: str | Path) -> Path:
+    """Folder holding a checkpoint given as a run/model folder or a checkpoint file."""
+    path = Path(model_path)
+    return path if path.is_dir() else path.parent
+
+
+def registry_dir(model_path: str | Path, registry: str | Path | None = None) -> Path:
+    return Path(registry) if registry else model_dir(model_path) / REGISTRY_FOLDER
+
+
+def check_cell_name(name: str) -> str:
+    if not _NAME.match(name or ""):
+        raise InputError(f"cell name '{name}' must be letters, digits and . _ + - "
+                         "(starting with a letter or digit)")
+    return name
+
+
+def training_cells(meta: dict) -> list[str]:
+    """Names of the model's training cells, in teacher-table order."""
+    cells = meta.get("cells", [])
+    if isinstance(cells, dict):
+        cells = cells.get("names", list(cells))
+    return [c["name"] if isinstance(c, dict) else str(c) for c in cells]
+
+
+def adapted_path(registry: Path, name: str) -> Path:
+    return registry / f"{check_cell_name(name)}.json"
+
+
+def load_adapted(registry: Path, name: str) -> dict | None:
+    path = adapted_path(registry, name)
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"adapted-cell record is not JSON ({err})", str(path)) from None
+    if record.get("format") != RECORD_FORMAT:
+        raise InputError("not a PRISM adapted-cell record", str(path))
+    return record
+
+
+def list_adapted(registry: Path) -> list[str]:
+    return sorted(p.stem for p in registry.glob("*.json")) if registry.is_dir() else []
+
+
+def save_adapted(registry: Path, name: str, record: dict, force: bool = False) -> Path:
+    path = adapted_path(registry, name)
+    registry.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path, force=force) as fh:
+        json.dump({"format": RECORD_FORMAT, **record}, fh, indent=2)
+        fh.write("\n")
+    return path

@@ -1,0 +1,109 @@
+"""Scoring pairs with a trained model, one chromosome at a time.
+
+For each chromosome: the unique enhancers and promoters of its pairs are encoded once
+(the towers' outputs cached), then the pairs are scored in chunks from the cached tokens
+(cross-attention -> U_I, z_F -> R(x, pi) -> p). Memory is bounded by one chromosome's
+elements and one chunk of pairs, whatever the number of pairs.
+
+Environments (DESIGN §2): a training cell uses its teacher environment pi_T; a cell
+registered by ``prism adapt`` uses its student environment; anything else is zero-shot:
+p = sigmoid(U_I / T) with R = 0, written with cell ``zero-shot``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import inference
+from .registry import load_adapted
+
+ZERO_SHOT = "zero-shot"
+
+
+@dataclass
+class Environment:
+    """How one cell is scored: kind is "teacher", "student" (adapted) or "zero-shot"."""
+    cell: str
+    kind: str
+    pi: torch.Tensor | None
+    threshold: float | None = None
+
+    def describe(self) -> dict:
+        return {"cell": self.cell, "kind": self.kind, "threshold": self.threshold,
+                "pi": None if self.pi is None else [round(float(x), 6) for x in self.pi]}
+
+
+def resolve_environment(model, meta: dict, cells: list[str], registry, name: str | None
+                        ) -> Environment:
+    """The environment of cell ``name`` (None or '.' -> zero-shot)."""
+    if name in (None, ".", "", ZERO_SHOT) or not model.has_environment:
+        return Environment(name or ZERO_SHOT, ZERO_SHOT if model.has_environment else "none",
+                           None)
+    if name in cells:
+        thresholds = meta.get("thresholds", {}) or {}
+        return Environment(name, "teacher", inference.teacher_pi(model, cells.index(name)),
+                           thresholds.get(name))
+    record = load_adapted(registry, name)
+    if record is not None:
+        return Environment(name, "student", torch.tensor(record["pi"]), record.get("threshold"))
+    return Environment(ZERO_SHOT, ZERO_SHOT, None)
+
+
+def score_pairs(model, ds, envs: dict[str, Environment], cell_of_row: np.ndarray,
+                chunk_pairs: int = 100_000, progress=None):
+    """Yield DataFrame chunks: the input pair columns + prob, U_I, R, cell.
+
+    cell_of_row : array of str, shape=(n_pairs,), the key into ``envs`` for each pair.
+    progress(n) is called with the number of pairs done after each chunk.
+    """
+    pairs = ds.pairs
+    chroms = pairs["chrom1"].to_numpy()
+    done = 0
+    for chrom in pd.unique(chroms):
+        rows = np.flatnonzero(chroms == chrom)
+        sub = pairs.iloc[rows]
+        enh = inference.ElementCache.build(model, ds.enhancers, sub["enh_idx"].to_numpy(),
+                                           "enhancer")
+        prom = inference.ElementCache.build(model, ds.promoters, sub["prom_idx"].to_numpy(),
+                                            "promoter")
+        for s in range(0, len(rows), chunk_pairs):
+            part = sub.iloc[s:s + chunk_pairs]
+            log_d = np.log10(np.maximum(part["distance"].to_numpy(), 1)).astype(np.float32)
+            out = inference.pair_outputs(model, enh, prom, part["enh_idx"].to_numpy(),
+                                         part["prom_idx"].to_numpy(), log_d)
+            keys = cell_of_row[rows[s:s + chunk_pairs]]
+            prob = np.empty(len(part), dtype=np.float64)
+            r = np.empty(len(part), dtype=np.float64)
+            cell_out = np.empty(len(part), dtype=object)
+            for key in pd.unique(keys):
+                m = keys == key
+                env = envs[key]
+                pred = inference.predict(model, out["U"][m], out["z_F"][m], env.pi)
+                prob[m] = pred["p"].double().numpy()
+                r[m] = pred["R"].double().numpy()
+                cell_out[m] = env.cell
+            frame = part.drop(columns=["enh_idx", "prom_idx", "distance", "cell"]).copy()
+            frame.insert(10, "prob", prob)
+            frame.insert(11, "U_I", out["U"].double().numpy())
+            frame.insert(12, "R", r)
+            frame.insert(13, "cell", cell_out)
+            if (frame["label"] < 0).all():
+                frame = frame.drop(columns=["label"])
+            else:
+                frame["label"] = frame["label"].astype(object).where(frame["label"] >= 0, ".")
+            done += len(part)
+            if progress:
+                progress(done)
+            yield frame
+
+
+def cell_keys(ds, cell: str | None) -> np.ndarray:
+    """The environment key of each pair: ``--cell`` for all, else the input's cell column
+    ('.' where the input has none). Returns object array, shape=(n_pairs,)."""
+    if cell:
+        return np.full(len(ds.pairs), cell, dtype=object)
+    return ds.pairs["cell"].to_numpy(dtype=object)

@@ -1,0 +1,70 @@
+"""Training settings (JSON-serialisable).  ``prism train --config FILE`` reads a JSON
+object ``{"model": {...ModelConfig fields}, "train": {...TrainConfig fields}}``; command
+line options override it; the resolved result is written to RUN/config.json."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    """Episodes, optimisation, loss weights, competition and validation settings.
+
+    Episodes: each step draws ``batch_episodes`` episodes; each episode is one cell with
+    a support set (size log-uniform in [support_min, support_max], both classes) and a
+    disjoint query set of ``query_size`` pairs.  ``steps_per_epoch`` = 0 means "enough
+    steps for the query sets to cover the training pairs once".
+    """
+
+    epochs: int = 10
+    steps_per_epoch: int = 0
+    batch_episodes: int = 8
+    support_min: int = 8
+    support_max: int = 256
+    query_size: int = 128
+    unlabelled_support_fraction: float = 0.0  # labels hidden from the student (transductive)
+    cell_weighting: str = "sqrt"               # "sqrt" | "uniform" | "size"
+    # optimisation
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    # augmentation
+    max_shift: int = 10                       # random shift of each element window (bp)
+    rc_augment: bool = True                   # random strand flip (only matters for rc="none")
+    # loss weights
+    w_main: float = 1.0
+    w_teacher: float = 1.0
+    w_distill: float = 0.5
+    w_adversary: float = 0.1
+    grl_scale: float = 1.0
+    w_opportunist: float = 1.0
+    # competition
+    rho_momentum: float = 0.9
+    w_pull: float = 1.0
+    pull_max: float = 5.0
+    w_push: float = 0.5
+    push_margin: float = 0.2
+    # validation
+    val_episodes: int = 32
+    val_support_pool: int = 1024
+    val_max_pairs: int = 20000                # per cell query cap (random, fixed seed)
+    log_every: int = 20
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown train config keys: {sorted(unknown)}")
+        return cls(**d)
+
+    @property
+    def support_sizes(self) -> tuple[int, int]:
+        return (self.support_min, self.support_max)

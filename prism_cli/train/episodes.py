@@ -1,0 +1,211 @@
+"""Per-cell episodes and the batches that carry them.
+
+An episode is ONE cell line: a labelled support set S (size drawn log-uniformly from the
+range users give ``adapt``, both classes present) and a disjoint query set Q.  A training
+step holds several episodes; every loss is computed per episode, then averaged.
+
+A batch gathers the unique elements of all its episodes once (augmented: random shift,
+random strand when the towers are not strand-invariant); pairs point at them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..encode import reverse_complement
+from ..inference import draw_support, sample_support_sizes
+
+
+@dataclass
+class Episode:
+    """cell: index in the cell registry; support/query: rows of the pairs table;
+    hidden: bool per support row, True = label withheld from the student."""
+
+    cell: int
+    support: np.ndarray
+    query: np.ndarray
+    hidden: np.ndarray
+
+
+class EpisodeSampler:
+    """Draws episodes from each cell's labelled training pairs.
+
+    rows_by_cell : {cell index: np.ndarray of pair rows} (training split, labelled only)
+    labels       : np.ndarray int, shape=(n_pairs,), labels of the whole pairs table
+    """
+
+    def __init__(self, rows_by_cell: dict[int, np.ndarray], labels: np.ndarray,
+                 support_sizes=(8, 256), query_size: int = 128, weighting: str = "sqrt",
+                 unlabelled_fraction: float = 0.0, seed: int = 0):
+        self.rows_by_cell = {c: np.asarray(r, dtype=np.int64) for c, r in rows_by_cell.items()
+                             if len(r)}
+        if not self.rows_by_cell:
+            raise ValueError("no cell has training pairs")
+        self.labels = np.asarray(labels)
+        self.support_sizes = support_sizes
+        self.query_size = int(query_size)
+        self.unlabelled_fraction = float(unlabelled_fraction)
+        self.cells = np.array(sorted(self.rows_by_cell), dtype=np.int64)
+        sizes = np.array([len(self.rows_by_cell[c]) for c in self.cells], dtype=np.float64)
+        w = {"uniform": np.ones_like(sizes), "size": sizes, "sqrt": np.sqrt(sizes)}[weighting]
+        self.cell_prob = w / w.sum()
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self, n_episodes: int) -> list[Episode]:
+        out = []
+        for c in self.rng.choice(self.cells, size=n_episodes, p=self.cell_prob):
+            out.append(self.episode(int(c)))
+        return out
+
+    def episode(self, cell: int) -> Episode:
+        rows = self.rows_by_cell[cell]
+        n = len(rows)
+        q_min = min(self.query_size, max(n // 2, 1))
+        lo, hi = self.support_sizes
+        size = int(sample_support_sizes(max(n - q_min, 2), (lo, hi), 1, self.rng)[0])
+        y = self.labels[rows]
+        pick = draw_support(y, size, self.rng)
+        support = rows[pick]
+        rest = np.delete(rows, pick)
+        query = self.rng.choice(rest, size=min(self.query_size, len(rest)), replace=False)
+        hidden = np.zeros(len(support), dtype=bool)
+        if self.unlabelled_fraction > 0:
+            hidden = self.rng.random(len(support)) < self.unlabelled_fraction
+            both = [np.flatnonzero((self.labels[support] == k) & ~hidden) for k in (0, 1)]
+            if not len(both[0]) or not len(both[1]):  # keep both classes labelled
+                hidden[:] = False
+        return Episode(cell, support, query, hidden)
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+
+def shift_codes(codes: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Shift each row right by ``shifts[i]`` bases (left when negative), N-filled.
+
+    codes : uint8 (n, L); shifts : int (n,) -> uint8 (n, L).
+    """
+    n, length = codes.shape
+    src = np.arange(length)[None, :] - shifts[:, None]
+    valid = (src >= 0) & (src < length)
+    out = np.take_along_axis(codes, np.clip(src, 0, length - 1), axis=1)
+    out[~valid] = 4
+    return out
+
+
+@dataclass
+class Side:
+    """One side (support or query) of a batch: each pair's row in the batch's unique
+    enhancers ``enh`` (N,) and promoters ``prom`` (N,), log_distance (N,), y (N,) int64
+    (-1 = hidden); index (E, M) long: pair positions of each episode; mask (E, M) bool."""
+
+    enh: torch.Tensor
+    prom: torch.Tensor
+    log_distance: torch.Tensor
+    y: torch.Tensor
+    index: torch.Tensor
+    mask: torch.Tensor
+
+    def to(self, device) -> "Side":
+        return Side(*(getattr(self, f).to(device, non_blocking=True)
+                      for f in self.__dataclass_fields__))
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.enh.shape[0])
+
+
+@dataclass
+class Batch:
+    """cells (E,) long; the unique elements of all episodes, enh_codes (n_e, Le) and
+    prom_codes (n_p, Lp) uint8 (each encoded once per step); query and support Sides
+    (support None for arch crossattn)."""
+
+    cells: torch.Tensor
+    enh_codes: torch.Tensor
+    prom_codes: torch.Tensor
+    query: Side
+    support: Side | None
+
+    def to(self, device) -> "Batch":
+        return Batch(self.cells.to(device), self.enh_codes.to(device, non_blocking=True),
+                     self.prom_codes.to(device, non_blocking=True), self.query.to(device),
+                     None if self.support is None else self.support.to(device))
+
+    @property
+    def n_pairs(self) -> int:
+        return self.query.n_pairs + (0 if self.support is None else self.support.n_pairs)
+
+
+class BatchBuilder:
+    """Turns episodes into tensors.  Arrays are the dataset's: enhancer/promoter codes
+    (memmaps), and per pair enh_idx, prom_idx, log_distance, label."""
+
+    def __init__(self, enhancers, promoters, enh_idx, prom_idx, log_distance, labels,
+                 max_shift: int = 0, rc_augment: bool = False, seed: int = 0):
+        self.enhancers, self.promoters = enhancers, promoters
+        self.enh_idx = np.asarray(enh_idx, dtype=np.int64)
+        self.prom_idx = np.asarray(prom_idx, dtype=np.int64)
+        self.log_distance = np.asarray(log_distance, dtype=np.float32)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.max_shift = int(max_shift)
+        self.rc_augment = bool(rc_augment)
+        self.rng = np.random.default_rng(seed)
+
+    def _codes(self, store, idx: np.ndarray) -> torch.Tensor:
+        codes = np.ascontiguousarray(store[idx])
+        if self.max_shift > 0:
+            shifts = self.rng.integers(-self.max_shift, self.max_shift + 1, size=len(idx))
+            codes = shift_codes(codes, shifts)
+        if self.rc_augment:
+            flip = self.rng.random(len(idx)) < 0.5
+            if flip.any():
+                codes[flip] = reverse_complement(codes[flip])
+        return torch.from_numpy(codes)
+
+    def _side(self, rows_per_episode: list[np.ndarray], e_uniq: np.ndarray,
+              p_uniq: np.ndarray, hidden_per_episode: list[np.ndarray] | None = None) -> Side:
+        rows = np.concatenate(rows_per_episode)
+        y = self.labels[rows].copy()
+        if hidden_per_episode is not None:
+            y[np.concatenate(hidden_per_episode)] = -1
+        width = max(len(r) for r in rows_per_episode)
+        index = np.zeros((len(rows_per_episode), width), dtype=np.int64)
+        mask = np.zeros_like(index, dtype=bool)
+        start = 0
+        for e, r in enumerate(rows_per_episode):
+            index[e, :len(r)] = np.arange(start, start + len(r))
+            mask[e, :len(r)] = True
+            start += len(r)
+        return Side(torch.from_numpy(np.searchsorted(e_uniq, self.enh_idx[rows])),
+                    torch.from_numpy(np.searchsorted(p_uniq, self.prom_idx[rows])),
+                    torch.from_numpy(self.log_distance[rows]), torch.from_numpy(y),
+                    torch.from_numpy(index), torch.from_numpy(mask))
+
+    def build(self, episodes: list[Episode], with_support: bool = True) -> Batch:
+        cells = torch.tensor([ep.cell for ep in episodes], dtype=torch.long)
+        rows = [ep.query for ep in episodes]
+        if with_support:
+            rows = rows + [ep.support for ep in episodes]
+        rows = np.concatenate(rows)
+        e_uniq = np.unique(self.enh_idx[rows])
+        p_uniq = np.unique(self.prom_idx[rows])
+        query = self._side([ep.query for ep in episodes], e_uniq, p_uniq)
+        support = None
+        if with_support:
+            support = self._side([ep.support for ep in episodes], e_uniq, p_uniq,
+                                 [ep.hidden for ep in episodes])
+        return Batch(cells, self._codes(self.enhancers, e_uniq),
+                     self._codes(self.promoters, p_uniq), query, support)
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
