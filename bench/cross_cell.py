@@ -84,7 +84,7 @@ MODES = {
             "model": SMALL_MODEL,
             "train": {"epochs": 6, "steps_per_epoch": 40, "batch_episodes": 4,
                       "query_size": 64, "warmup_steps": 20, "val_episodes": 8,
-                      "val_max_pairs": 1000, "log_every": 40},
+                      "val_max_pairs": 1000, "log_every": 40, "pretrain_steps": 200},
             "kmer_sizes": [3, 4, 5, 6], "finetune": {"epochs": 20, "max_steps": 200},
             "jobs": 2, "threads": 1},
     "full": {"held_out": {}, "seeds": [0, 1, 2], "ablation_seeds": [0, 1, 2],
@@ -445,7 +445,7 @@ def plan_tasks(ctx: Context, methods: list[str]) -> list[tuple[str, tuple]]:
     if "ablations" in methods:
         for seed in abl_seeds:
             for cell in cells:
-                for a in ABLATIONS:
+                for a in (ctx.args.ablations or ABLATIONS):
                     v = "no-" + a.replace("_", "-")
                     tasks.append((f"{cell}.s{seed}.prism-{v}",
                                   (task_prism, (ctx, cell, seed, v))))
@@ -458,12 +458,19 @@ def run_task(ctx: Context, task_id: str, fn, args) -> str:
     if done.exists() and not ctx.args.redo:
         return f"{task_id}: done before, skipped"
     t0 = time.perf_counter()
+    digest = code_digest()
     try:
         rows, info = fn(*args)
     except Exception as err:  # keep going: a failed task is reported, not fatal
         (tasks_dir / f"{task_id}.error").write_text(traceback.format_exc())
         return f"{task_id}: FAILED ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
     info["task_seconds"] = time.perf_counter() - t0
+    info["code_digest"] = digest
+    if code_digest() != digest:   # prism_cli changed while the task ran: do not trust it
+        (tasks_dir / f"{task_id}.error").write_text(
+            f"prism_cli or bench code changed during the task ({digest} -> {code_digest()}); "
+            "rerun it\n")
+        return f"{task_id}: FAILED (code changed while it ran)"
     (tasks_dir / f"{task_id}.json").write_text(json.dumps(info, indent=1, default=float))
     table = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     tmp = done.with_suffix(".tmp")
@@ -586,6 +593,9 @@ def main(argv=None) -> None:
     run.add_argument("--methods", default="references,linear,prism,crossattn,ablations",
                      help="comma-separated subset of references,linear,prism,crossattn,"
                           "ablations")
+    run.add_argument("--ablations", type=lambda s: [x.strip() for x in s.split(",") if x],
+                     default=None, help="ModelConfig switches to turn off one at a time "
+                                        f"(default: {','.join(ABLATIONS)})")
     run.add_argument("--epochs", type=int, default=None, help="override the mode's epochs")
     run.add_argument("--jobs", type=int, default=None, help="tasks run in parallel")
     run.add_argument("--threads", type=int, default=None, help="torch threads per process")

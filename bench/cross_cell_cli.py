@@ -26,20 +26,35 @@ class CommandFailed(RuntimeError):
     pass
 
 
-def run_prism(args: list[str], log_path: Path, timeout: float | None = None) -> float:
-    """Run ``prism ARGS``; append the command, wall time and output tail to ``log_path``.
+def run_prism(args: list[str], log_path: Path, _retries: int = 2) -> float:
+    """Run ``prism ARGS``; append the command, wall and CPU time and the output tail to
+    ``log_path``.
 
-    Returns the wall time in seconds; raises CommandFailed with the stderr tail on a
-    non-zero exit.
+    Returns the wall time in seconds (the CPU time of the child, user + system, is
+    logged: on a shared machine it is the comparable number); raises CommandFailed with
+    the output tail on a non-zero exit.
     """
+    import os
+
     cmd = ["prism"] + [str(a) for a in args]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = proc.stdout.read()
+    proc.stdout.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - t0
-    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
+    cpu = usage.ru_utime + usage.ru_stime
+    tail = "\n".join(output.strip().splitlines()[-40:])
     with open(log_path, "a") as fh:
-        fh.write(f"$ {shlex.join(cmd)}\n# exit {proc.returncode}, {seconds:.1f} s\n{tail}\n\n")
+        fh.write(f"$ {shlex.join(cmd)}\n# exit {proc.returncode}, {seconds:.1f} s wall, "
+                 f"{cpu:.1f} s CPU\n{tail}\n\n")
     if proc.returncode != 0:
+        if _retries and ("No module named 'prism_cli'" in output or
+                         "cannot import name" in output):
+            # the package was being reinstalled under us (seen on a shared machine)
+            time.sleep(60)
+            return run_prism(args, log_path, _retries - 1)
         raise CommandFailed(f"{shlex.join(cmd)} failed (exit {proc.returncode}):\n{tail}")
     return seconds
 

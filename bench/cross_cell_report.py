@@ -218,12 +218,18 @@ def render(outs: list[Path], plot: str | None = None) -> str:
         runs = meta.get("all_runs", [meta])
         wall = sum(r.get("wall_seconds", 0) or 0 for r in runs)
         parts.append(f"### {meta.get('dataset', out.name)} ({meta.get('mode', '?')} mode)")
+        digests = sorted({i.get("code_digest") for i in infos.values() if i.get("code_digest")})
+        if len(digests) > 1:
+            parts.append(f"**Warning: these results come from {len(digests)} different code "
+                         f"versions ({', '.join(digests)}); rerun the tasks of the older "
+                         "ones before comparing.**")
         parts.append(f"Results folder `{out}`; held-out cells "
                      f"{', '.join(res.held_out.unique())}; seeds "
                      f"{', '.join(map(str, sorted(res.seed.unique())))}; validation chromosomes "
                      f"{','.join(meta.get('val_chroms', []))}, test (query) chromosomes "
                      f"{','.join(meta.get('test_chroms', []))}; wall time {wall / 60:.0f} min "
-                     f"over {len(runs)} invocation(s); started {runs[0].get('started', '?')}.")
+                     f"over {len(runs)} invocation(s); started {runs[0].get('started', '?')}; "
+                     f"code digest {', '.join(digests) or '?'}.")
         for block in (fold_table(meta, res), mean_over_cells(res)):
             if block:
                 parts.append(block)

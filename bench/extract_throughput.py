@@ -11,7 +11,7 @@ Windows 3 kb enhancer / 2 kb promoter (extract's defaults).
 * Naive reference (published EPI scripts): for every pair, fetch both windows with pyfaidx
   and one-hot them with a Python dict, base by base, into a list of float arrays. Run on the
   first --naive-pairs pairs (its memory grows with the pairs; at 100k pairs it would need
-  ~16 GB of float32 one-hot), and its rate is reported per pair and per bp.
+  ~8 GB of float32 one-hot), and its rate is reported per pair and per bp.
 
 bp/s counts window bases per pair ((3000 + 2000) x pairs) for both methods, i.e. the bases a
 per-pair pipeline delivers; PRISM reads each unique element once, which is why it wins.

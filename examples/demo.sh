@@ -17,7 +17,7 @@ echo "      its pairs on chr4 to score (no training cell sees chr4 either)"
 awk -F'\t' 'NR == 1 || ($11 != "CELL5")' world/pairs.bedpe > train_pairs.bedpe
 awk -F'\t' 'NR == 1 || ($11 == "CELL5" && ($1 == "chr1" || $1 == "chr2"))' world/pairs.bedpe \
   | { IFS= read -r h; echo "$h"; awk 'BEGIN{srand(7)} {print rand() "\t" $0}' | sort -k1,1g \
-      | cut -f2- | head -64; } > support_CELL5.bedpe
+      | cut -f2- | awk 'NR <= 64'; } > support_CELL5.bedpe
 awk -F'\t' 'NR == 1 || ($11 == "CELL5" && $1 == "chr4")' world/pairs.bedpe > query_CELL5.bedpe
 wc -l support_CELL5.bedpe query_CELL5.bedpe
 

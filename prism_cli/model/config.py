@@ -47,12 +47,14 @@ class ModelConfig:
     n_tokens: int = 8
     d_model: int = 64
     rc: str = "max"
+    motif_norm: str = "none"
     dropout: float = 0.1
     # pair encoder
     n_heads: int = 4
     n_anchors: int = 4
     d_z: int = 64
     # energy head
+    distance_path: bool = True          # U = KAN(z_I) + MLP(log10 distance)
     kan_hidden: int = 16
     kan_frequencies: int = 4
     # environment

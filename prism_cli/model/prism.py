@@ -25,8 +25,22 @@ from .config import ModelConfig
 from .environment import (Opportunist, ResistanceHead, Student, TeacherTable,
                           env_from_logits)
 from .kan import FourierEnergyKAN
-from .layers import MLP
+from .layers import MLP, DistanceFeatures
 from .towers import SequenceTower
+
+
+class DistanceEnergy(nn.Module):
+    """Additive distance term of U: log10 distance (B,) -> (B,), a small MLP of the
+    standardised distance features.  Keeps the distance effect -- the strongest single
+    signal in real data -- one easy step away, whatever the sequence features do."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.features = DistanceFeatures(cfg.distance_mean, cfg.distance_sd)
+        self.mlp = MLP(self.features.dim, 16, 1)
+
+    def forward(self, log_distance: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.features(log_distance)).squeeze(-1)
 
 
 class _Backbone(nn.Module):
@@ -38,6 +52,10 @@ class _Backbone(nn.Module):
         self.enhancer_tower = SequenceTower(cfg)
         self.promoter_tower = SequenceTower(cfg)
         self.pair_encoder = PairEncoder(cfg)
+        self.distance_energy = DistanceEnergy(cfg) if cfg.distance_path else None
+
+    def _distance_term(self, log_distance: torch.Tensor) -> torch.Tensor | float:
+        return 0.0 if self.distance_energy is None else self.distance_energy(log_distance)
 
     def encode_enhancers(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (B, Le) uint8 -> tokens (B, n_tokens, d_model)."""
@@ -71,14 +89,16 @@ class PRISM(_Backbone):
     # ---- backbone -------------------------------------------------------------------
     def backbone_modules(self) -> list[nn.Module]:
         """Modules producing z_I, U_I and z_F (what distill/competition must not move)."""
-        return [self.enhancer_tower, self.promoter_tower, self.pair_encoder, self.energy,
+        mods = [self.enhancer_tower, self.promoter_tower, self.pair_encoder, self.energy,
                 self.decoupler]
+        return mods + ([self.distance_energy] if self.distance_energy is not None else [])
 
     def pair(self, enh_tokens: torch.Tensor, prom_tokens: torch.Tensor,
              log_distance: torch.Tensor) -> dict[str, torch.Tensor]:
         """Pair outputs from cached element tokens (see module docstring)."""
         z_i = self.pair_encoder(enh_tokens, prom_tokens, log_distance)
-        return {"z_I": z_i, "U": self.energy(z_i), "z_F": self.decoupler(z_i)}
+        u = self.energy(z_i) + self._distance_term(log_distance)
+        return {"z_I": z_i, "U": u, "z_F": self.decoupler(z_i)}
 
     # ---- environment ------------------------------------------------------------------
     @property
@@ -127,11 +147,13 @@ class CrossAttn(_Backbone):
         self.head = MLP(cfg.d_z, cfg.d_z, 1, cfg.dropout)
 
     def backbone_modules(self) -> list[nn.Module]:
-        return [self.enhancer_tower, self.promoter_tower, self.pair_encoder, self.head]
+        mods = [self.enhancer_tower, self.promoter_tower, self.pair_encoder, self.head]
+        return mods + ([self.distance_energy] if self.distance_energy is not None else [])
 
     def pair(self, enh_tokens, prom_tokens, log_distance) -> dict[str, torch.Tensor]:
         z_i = self.pair_encoder(enh_tokens, prom_tokens, log_distance)
-        return {"z_I": z_i, "U": self.head(z_i).squeeze(-1), "z_F": z_i}
+        u = self.head(z_i).squeeze(-1) + self._distance_term(log_distance)
+        return {"z_I": z_i, "U": u, "z_F": z_i}
 
     @property
     def temperature(self) -> torch.Tensor:

@@ -52,6 +52,7 @@ class SequenceTower(nn.Module):
         self.n_tokens = cfg.n_tokens
         self.pool = cfg.pool
         self.motifs = nn.Conv1d(4, c, cfg.motif_width, padding=cfg.motif_width // 2)
+        self.motif_norm = nn.BatchNorm1d(c) if cfg.motif_norm == "batch" else nn.Identity()
         self.motif_dropout = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(ResidualDilatedBlock(c, d, cfg.dropout)
                                     for d in cfg.dilations)
@@ -65,7 +66,7 @@ class SequenceTower(nn.Module):
 
     def strand(self, x: torch.Tensor) -> torch.Tensor:
         """One strand.  x : (B, 4, L) float -> (B, n_tokens, d_model), before position."""
-        h = self.motifs(x)
+        h = self.motif_norm(self.motifs(x))
         if self.pool > 1:  # max-pool then ReLU == ReLU then max-pool, on fewer numbers
             h = F.max_pool1d(h, self.pool, ceil_mode=True)
         h = self.motif_dropout(F.relu(h))

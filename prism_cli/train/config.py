@@ -31,6 +31,11 @@ class TrainConfig:
     weight_decay: float = 1e-2
     warmup_steps: int = 100
     grad_clip: float = 1.0
+    # label-free tower pretraining (element vs shuffled element), before epoch 1
+    pretrain_steps: int = 400
+    pretrain_batch: int = 64
+    pretrain_lr: float = 3e-3
+    freeze_motifs: bool = False               # keep the pretrained motif layer fixed
     # augmentation
     max_shift: int = 10                       # random shift of each element window (bp)
     rc_augment: bool = True                   # random strand flip (only matters for rc="none")

@@ -330,6 +330,27 @@ def run_training(req: TrainRequest) -> dict:
         builder.set_state(r["builder"])
         start_epoch, step = r["epoch"] + 1, r["step"]
         best_score, best_epoch = r["best_score"], r["best_epoch"]
+    if not req.resume and tcfg.pretrain_steps > 0:
+        from .pretrain import pretrain_towers
+
+        reporter_pre = _Reporter(enabled=is_main and not req.quiet, verbose=req.verbose)
+        reporter_pre.line(f"pretraining towers (element vs shuffled element) for "
+                          f"{tcfg.pretrain_steps} steps on training-chromosome elements")
+        history, _ = pretrain_towers(
+            model, ds.enhancers, ds.promoters, np.unique(pairs["enh_idx"].to_numpy()[all_train]),
+            np.unique(pairs["prom_idx"].to_numpy()[all_train]), steps=tcfg.pretrain_steps,
+            batch=tcfg.pretrain_batch, lr=tcfg.pretrain_lr, max_shift=tcfg.max_shift,
+            seed=tcfg.seed)
+        if is_main:
+            for rec in history:
+                _append_jsonl(out / "log.jsonl", {"kind": "pretrain", **rec})
+            reporter_pre.line(f"pretraining: element-vs-shuffled accuracy "
+                              f"{history[-1]['acc']:.3f} (last 25 steps)")
+        torch.manual_seed(tcfg.seed * 7 + 3 + rank)
+    if tcfg.freeze_motifs and tcfg.pretrain_steps > 0:
+        for tower in (model.enhancer_tower, model.promoter_tower):
+            for p in list(tower.motifs.parameters()) + list(tower.motif_norm.parameters()):
+                p.requires_grad_(False)
     train_module = objective
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP

@@ -87,7 +87,7 @@ def pretrain_towers(model, enhancers, promoters, enh_ids: np.ndarray, prom_ids: 
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        loss_sum, acc_sum, n_sum = loss_sum + float(loss) / len(towers), acc_sum + correct, \
+        loss_sum, acc_sum, n_sum = loss_sum + loss.item() / len(towers), acc_sum + correct, \
             n_sum + 1
         if step % 25 == 0 or step == steps:
             rec = {"step": step, "loss": loss_sum / n_sum, "acc": acc_sum / n_sum,
