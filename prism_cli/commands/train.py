@@ -31,10 +31,10 @@ def _csv(text: str | None) -> list[str] | None:
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="Epochs (with --resume: the new total).  [default: 10]")
 @click.option("--batch-episodes", type=click.IntRange(min=1), default=None,
-              help="Episodes (one cell each) per optimisation step.  [default: 8]")
+              help="Episodes (one cell each) per optimisation step.  [default: 16]")
 @click.option("--steps-per-epoch", type=click.IntRange(min=0), default=None,
               help="Steps per epoch; 0 = the query sets cover the training pairs once.")
-@click.option("--lr", type=float, default=None, help="Peak learning rate.  [default: 1e-3]")
+@click.option("--lr", type=float, default=None, help="Peak learning rate.  [default: 3e-3]")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
               default=None,
               help='JSON file {"model": {...}, "train": {...}}; options given here win.')

@@ -43,9 +43,9 @@ class ModelConfig:
     channels: int = 64
     motif_width: int = 15
     pool: int = 4
-    dilations: tuple[int, ...] = (2, 4)
-    n_tokens: int = 8
-    d_model: int = 64
+    dilations: tuple[int, ...] = ()
+    n_tokens: int = 4
+    d_model: int = 32
     rc: str = "max"
     motif_norm: str = "none"
     dropout: float = 0.1

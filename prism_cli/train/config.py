@@ -20,16 +20,16 @@ class TrainConfig:
 
     epochs: int = 10
     steps_per_epoch: int = 0
-    batch_episodes: int = 8
+    batch_episodes: int = 16
     support_min: int = 8
     support_max: int = 256
     query_size: int = 128
     unlabelled_support_fraction: float = 0.0  # labels hidden from the student (transductive)
     cell_weighting: str = "sqrt"               # "sqrt" | "uniform" | "size"
     # optimisation
-    lr: float = 1e-3
+    lr: float = 3e-3
     weight_decay: float = 1e-2
-    warmup_steps: int = 100
+    warmup_steps: int = 30
     grad_clip: float = 1.0
     # label-free tower pretraining (element vs shuffled element), before epoch 1
     pretrain_steps: int = 400
