@@ -35,6 +35,25 @@ def _log(run, kind):
             if r["kind"] == kind]
 
 
+def test_checkpoint_records_the_window_anchors(data, tmp_path):
+    """adapt/score re-extract pairs with the windows training saw, anchors included."""
+    from prism_cli.prepare import model_windows
+
+    sim = data.parent / "sim"
+    anchored = tmp_path / "anchored"
+    res = CliRunner().invoke(main, ["extract", "-g", str(sim / "genome.fa"), "-p",
+                                    str(sim / "pairs.bedpe"), "-o", str(anchored),
+                                    "--enhancer-length", "120", "--promoter-length", "160",
+                                    "--enhancer-anchor", "start",
+                                    "--promoter-anchor", "five_prime"])
+    assert res.exit_code == 0, res.output
+    cfg = write_config(tmp_path / "c.json", train={"steps_per_epoch": 2, "pretrain_steps": 0})
+    res = _train(anchored, tmp_path / "run", cfg, "--epochs", "1")
+    assert res.exit_code == 0, res.output
+    enh, prom = model_windows(json.loads((tmp_path / "run" / "best.json").read_text()))
+    assert (enh.length, enh.anchor, prom.length, prom.anchor) == (120, "start", 160, "five_prime")
+
+
 def test_run_directory_contents_and_metadata(data, tmp_path):
     cfg = write_config(tmp_path / "c.json", train={"steps_per_epoch": 3})
     run = tmp_path / "run"

@@ -31,6 +31,7 @@ class TrainConfig:
     weight_decay: float = 1e-2
     warmup_steps: int = 30
     grad_clip: float = 1.0
+    encode_chunk: int = 512                   # elements per checkpointed tower chunk
     # label-free tower pretraining (element vs shuffled element), before epoch 1
     pretrain_steps: int = 400
     pretrain_batch: int = 64

@@ -99,6 +99,12 @@ def shift_codes(codes: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return out
 
 
+def _locate(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each value in ``ids`` (unique, any order).  -> int64 (len(values),)."""
+    order = np.argsort(ids, kind="stable")
+    return order[np.searchsorted(ids, values, sorter=order)].astype(np.int64)
+
+
 @dataclass
 class Side:
     """One side (support or query) of a batch: each pair's row in the batch's unique
@@ -125,18 +131,23 @@ class Side:
 class Batch:
     """cells (E,) long; the unique elements of all episodes, enh_codes (n_e, Le) and
     prom_codes (n_p, Lp) uint8 (each encoded once per step); query and support Sides
-    (support None for arch crossattn)."""
+    (support None for arch crossattn).  The first ``n_enh_query`` enhancers (and
+    ``n_prom_query`` promoters) are those of query pairs; the rest occur only in support
+    pairs, whose backbone pass needs no gradient."""
 
     cells: torch.Tensor
     enh_codes: torch.Tensor
     prom_codes: torch.Tensor
     query: Side
     support: Side | None
+    n_enh_query: int = -1
+    n_prom_query: int = -1
 
     def to(self, device) -> "Batch":
         return Batch(self.cells.to(device), self.enh_codes.to(device, non_blocking=True),
                      self.prom_codes.to(device, non_blocking=True), self.query.to(device),
-                     None if self.support is None else self.support.to(device))
+                     None if self.support is None else self.support.to(device),
+                     self.n_enh_query, self.n_prom_query)
 
     @property
     def n_pairs(self) -> int:
@@ -183,26 +194,27 @@ class BatchBuilder:
             index[e, :len(r)] = np.arange(start, start + len(r))
             mask[e, :len(r)] = True
             start += len(r)
-        return Side(torch.from_numpy(np.searchsorted(e_uniq, self.enh_idx[rows])),
-                    torch.from_numpy(np.searchsorted(p_uniq, self.prom_idx[rows])),
+        return Side(torch.from_numpy(_locate(e_uniq, self.enh_idx[rows])),
+                    torch.from_numpy(_locate(p_uniq, self.prom_idx[rows])),
                     torch.from_numpy(self.log_distance[rows]), torch.from_numpy(y),
                     torch.from_numpy(index), torch.from_numpy(mask))
 
     def build(self, episodes: list[Episode], with_support: bool = True) -> Batch:
         cells = torch.tensor([ep.cell for ep in episodes], dtype=torch.long)
-        rows = [ep.query for ep in episodes]
-        if with_support:
-            rows = rows + [ep.support for ep in episodes]
-        rows = np.concatenate(rows)
-        e_uniq = np.unique(self.enh_idx[rows])
-        p_uniq = np.unique(self.prom_idx[rows])
+        q_rows = np.concatenate([ep.query for ep in episodes])
+        e_uniq, p_uniq = np.unique(self.enh_idx[q_rows]), np.unique(self.prom_idx[q_rows])
+        n_e, n_p = len(e_uniq), len(p_uniq)
+        if with_support:  # support-only elements after the query ones
+            s_rows = np.concatenate([ep.support for ep in episodes])
+            e_uniq = np.concatenate([e_uniq, np.setdiff1d(self.enh_idx[s_rows], e_uniq)])
+            p_uniq = np.concatenate([p_uniq, np.setdiff1d(self.prom_idx[s_rows], p_uniq)])
         query = self._side([ep.query for ep in episodes], e_uniq, p_uniq)
         support = None
         if with_support:
             support = self._side([ep.support for ep in episodes], e_uniq, p_uniq,
                                  [ep.hidden for ep in episodes])
         return Batch(cells, self._codes(self.enhancers, e_uniq),
-                     self._codes(self.promoters, p_uniq), query, support)
+                     self._codes(self.promoters, p_uniq), query, support, n_e, n_p)
 
     def state(self) -> dict:
         return self.rng.bit_generator.state

@@ -291,7 +291,8 @@ def run_training(req: TrainRequest) -> dict:
     total_steps = steps_per_epoch * tcfg.epochs
     dataset_info = {"path": str(Path(req.data).resolve()), "sha256": ds.checksum,
                     "genome_fai_md5": ds.manifest.get("genome", {}).get("fai_md5"),
-                    "anchor": ds.manifest.get("anchor")}
+                    "enhancer_anchor": ds.manifest.get("enhancer_anchor", "center"),
+                    "promoter_anchor": ds.manifest.get("promoter_anchor", "center")}
     config = {"model": mcfg.to_dict(), "train": tcfg.to_dict(), "cells": cells,
               "val_cells": val_cells,
               "splits": {"val": val_chroms, "test": test_chroms,
@@ -500,7 +501,8 @@ def _meta(model, config, cells, val_cells, epoch, step, val, tcfg) -> dict:
     return {"arch": model.cfg.arch, "cells": registry, "val_cells": val_cells,
             "windows": {"enhancer_length": model.cfg.enhancer_length,
                         "promoter_length": model.cfg.promoter_length,
-                        "anchor": config["dataset"].get("anchor")},
+                        "enhancer_anchor": config["dataset"].get("enhancer_anchor", "center"),
+                        "promoter_anchor": config["dataset"].get("promoter_anchor", "center")},
             "splits": config["splits"], "dataset": config["dataset"],
             "train_config": tcfg.to_dict(), "support_sizes": list(tcfg.support_sizes),
             "epoch": epoch, "step": step,

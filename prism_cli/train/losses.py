@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
+from torch.utils.checkpoint import checkpoint
 
 from .config import TrainConfig
 from .episodes import Batch, Side
@@ -52,6 +53,21 @@ def kl_divergence(p_target: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return (p * (p.log() - q.clamp_min(1e-8).log())).sum(-1)
 
 
+def _encode_chunks(encode, codes: torch.Tensor, chunk: int, grad: bool) -> torch.Tensor:
+    """encode(codes) in chunks of ``chunk`` elements; with gradient, each chunk is
+    checkpointed (recomputed in backward) when there is more than one chunk."""
+    if chunk <= 0 or codes.shape[0] <= chunk:
+        return encode(codes)
+    parts = []
+    for s in range(0, codes.shape[0], chunk):
+        piece = codes[s:s + chunk]
+        if grad and torch.is_grad_enabled():
+            parts.append(checkpoint(encode, piece, use_reentrant=False))
+        else:
+            parts.append(encode(piece))
+    return torch.cat(parts)
+
+
 class EpisodeObjective(nn.Module):
     """Wraps a model; forward(batch) -> (loss scalar, stats {name: 0-dim tensor}).
 
@@ -66,6 +82,24 @@ class EpisodeObjective(nn.Module):
         n_cells = model.cfg.n_cells
         self.register_buffer("rho", torch.ones(n_cells))
         self.register_buffer("rho_seen", torch.zeros(n_cells))
+
+    def _tokens(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens of the batch's unique elements: query elements with gradient (in
+        checkpointed chunks, so long windows do not hold every activation), support-only
+        elements without (unless the stop-gradient switch is off)."""
+        m = self.model
+        all_grad = m.has_environment and not m.cfg.stop_gradient
+        out = []
+        for encode, codes, n_grad in ((m.encode_enhancers, batch.enh_codes, batch.n_enh_query),
+                                      (m.encode_promoters, batch.prom_codes, batch.n_prom_query)):
+            n_grad = codes.shape[0] if (all_grad or n_grad < 0) else n_grad
+            parts = [_encode_chunks(encode, codes[:n_grad], self.tcfg.encode_chunk, grad=True)]
+            if n_grad < codes.shape[0]:
+                with torch.no_grad():
+                    parts.append(_encode_chunks(encode, codes[n_grad:], self.tcfg.encode_chunk,
+                                                grad=False))
+            out.append(torch.cat(parts) if len(parts) > 1 else parts[0])
+        return out[0], out[1]
 
     def _pairs(self, tokens: tuple[torch.Tensor, torch.Tensor], side: Side, grad: bool
                ) -> dict[str, torch.Tensor]:
@@ -86,7 +120,7 @@ class EpisodeObjective(nn.Module):
         competition EMA ``rho`` when in training mode.
         """
         m, t = self.model, self.tcfg
-        tokens = (m.encode_enhancers(batch.enh_codes), m.encode_promoters(batch.prom_codes))
+        tokens = self._tokens(batch)
         q = self._pairs(tokens, batch.query, grad=True)
         y_q, q_mask = batch.query.y[batch.query.index], batch.query.mask
         if not m.has_environment:
