@@ -61,6 +61,7 @@ def score_pairs(model, ds, envs: dict[str, Environment], cell_of_row: np.ndarray
     progress(n) is called with the number of pairs done after each chunk.
     """
     pairs = ds.pairs
+    labelled = bool((pairs["label"] >= 0).any())  # one decision for every chunk
     chroms = pairs["chrom1"].to_numpy()
     done = 0
     for chrom in pd.unique(chroms):
@@ -91,7 +92,7 @@ def score_pairs(model, ds, envs: dict[str, Environment], cell_of_row: np.ndarray
             frame.insert(11, "U_I", out["U"].double().numpy())
             frame.insert(12, "R", r)
             frame.insert(13, "cell", cell_out)
-            if (frame["label"] < 0).all():
+            if not labelled:
                 frame = frame.drop(columns=["label"])
             else:
                 frame["label"] = frame["label"].astype(object).where(frame["label"] >= 0, ".")

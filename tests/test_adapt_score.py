@@ -152,6 +152,17 @@ def test_score_teacher_zero_shot_and_refusals(world, tmp_path):
     assert (tmp_path / "t.bedpe.interact").exists()
     res = run(*score_args(world, out, "--cell", "A"))
     assert res.exit_code == 1 and "use --force" in res.output
+    # labels on some rows only: one label column for every chunk ('.' where unknown)
+    part = tmp_path / "part.bedpe"
+    lines = (world / "pairs.bedpe").read_text().splitlines()
+    part.write_text("\n".join([lines[0]] + [ln if i < 5 else ln.rsplit("\t", 1)[0] + "\t."
+                                            for i, ln in enumerate(lines[1:])]) + "\n")
+    out_p = tmp_path / "p.bedpe"
+    res = run("score", part, "-m", world / "model", "-g", world / "g.fa", "--zero-shot",
+              "--chunk-pairs", 2, "-o", out_p)
+    assert res.exit_code == 0, res.output
+    lab = pd.read_csv(out_p, sep="\t")["label"].astype(str)
+    assert (lab != ".").sum() == 5 and len(lab) == 120
     bad = tmp_path / "bad.bedpe"
     bad.write_text(HEADER + "chr1\t10\t5\tchr1\t50\t60\tq\t.\t.\t+\tX\t1\n")
     res = run("score", bad, "-m", world / "model", "-g", world / "g.fa", "-o", tmp_path / "o.bedpe")
