@@ -49,7 +49,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# bench/ first; then the frozen copy of prism_cli this run measures (CROSS_CELL_CODE, set
+# by `run` before it re-executes itself), else this working tree's prism_cli, whatever
+# package is installed
+sys.path[:0] = [str(Path(__file__).resolve().parent),
+                os.environ.get("CROSS_CELL_CODE") or str(Path(__file__).resolve().parents[1])]
 
 import cross_cell_cli as cli  # noqa: E402
 from cross_cell_split import SUPPORT_SIZES, make_fold, window_hashes  # noqa: E402
@@ -491,22 +495,43 @@ def collect(out: Path) -> pd.DataFrame:
     return table
 
 
-def code_digest() -> str:
-    """sha256 over prism_cli/**/*.py and bench/cross_cell*.py: which code made a result."""
+def code_digest(root: Path | None = None) -> str:
+    """sha256 over ROOT/prism_cli/**/*.py (default: the code this process runs): which
+    PRISM code made a result."""
     import hashlib
 
-    root = Path(__file__).resolve().parents[1]
+    if root is None:
+        root = Path(os.environ.get("CROSS_CELL_CODE") or Path(__file__).resolve().parents[1])
     h = hashlib.sha256()
-    for p in sorted(list((root / "prism_cli").rglob("*.py")) +
-                    list((root / "bench").glob("cross_cell*.py"))):
+    for p in sorted((root / "prism_cli").rglob("*.py")):
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
 
+def freeze_code(out: Path) -> Path:
+    """Copy this tree's prism_cli to OUT/code/<digest>/ (once per code version) and return
+    that folder: every `prism` call and every in-process import of the run uses the copy,
+    so the run measures one code version even while prism_cli is being edited."""
+    digest = code_digest()
+    root = out / "code" / digest
+    if not (root / "prism_cli").exists():
+        tmp = out / "code" / f".{digest}.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        shutil.copytree(Path(__file__).resolve().parents[1] / "prism_cli", tmp / "prism_cli",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        os.replace(tmp, root)
+    return root
+
+
 def cmd_run(args) -> None:
     out = Path(args.out)
     (out / "tasks").mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("CROSS_CELL_CODE") and not args.no_freeze:
+        # freeze the code, then start again on the frozen copy
+        os.environ["CROSS_CELL_CODE"] = str(freeze_code(out).resolve())
+        os.execv(sys.executable, [sys.executable, str(Path(__file__).resolve())] + sys.argv[1:])
     log = out / "commands.log"
     started = time.perf_counter()
     prepared = prepare_data(args.dataset, out, Path(args.data_dir), log,
@@ -607,6 +632,9 @@ def main(argv=None) -> None:
     run.add_argument("--kmer-sizes", type=lambda s: [int(x) for x in s.split(",")],
                      default=None, help="k values the k-mer baseline chooses from")
     run.add_argument("--redo", action="store_true", help="rerun tasks that finished before")
+    run.add_argument("--no-freeze", action="store_true",
+                     help="use this working tree's prism_cli directly instead of a frozen "
+                          "copy under OUT/code/ (for tests)")
     run.set_defaults(func=cmd_run)
     rep = sub.add_parser("report", help="markdown tables (+ plot) from results.tsv")
     rep.add_argument("-o", "--out", nargs="+", required=True, help="result folder(s)")

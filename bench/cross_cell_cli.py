@@ -22,8 +22,31 @@ BEDPE_COLUMNS = ["chrom1", "start1", "end1", "chrom2", "start2", "end2", "name",
                  "strand1", "strand2"]
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def code_root() -> Path:
+    """The folder whose prism_cli the `prism` calls import (see cross_cell.freeze_code)."""
+    import os
+
+    return Path(os.environ.get("CROSS_CELL_CODE") or REPO)
+
+
 class CommandFailed(RuntimeError):
     pass
+
+
+def prism_env() -> dict:
+    """The environment of every `prism` call: PYTHONPATH starts with ``code_root()`` (the
+    run's frozen copy of prism_cli, else this working tree), whatever the installed
+    (editable or not) package points at."""
+    import os
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(code_root())] + [p for p in
+                                                        env.get("PYTHONPATH", "").split(
+                                                            os.pathsep) if p])
+    return env
 
 
 def run_prism(args: list[str], log_path: Path, _retries: int = 2) -> float:
@@ -38,7 +61,8 @@ def run_prism(args: list[str], log_path: Path, _retries: int = 2) -> float:
 
     cmd = ["prism"] + [str(a) for a in args]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=prism_env())
     output = proc.stdout.read()
     proc.stdout.close()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -50,8 +74,7 @@ def run_prism(args: list[str], log_path: Path, _retries: int = 2) -> float:
         fh.write(f"$ {shlex.join(cmd)}\n# exit {proc.returncode}, {seconds:.1f} s wall, "
                  f"{cpu:.1f} s CPU\n{tail}\n\n")
     if proc.returncode != 0:
-        if _retries and ("No module named 'prism_cli'" in output or
-                         "cannot import name" in output):
+        if _retries and ("ModuleNotFoundError" in output or "ImportError" in output):
             # the package was being reinstalled under us (seen on a shared machine)
             time.sleep(60)
             return run_prism(args, log_path, _retries - 1)

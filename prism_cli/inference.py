@@ -76,6 +76,8 @@ class ElementCache:
     def rows(self, element_idx) -> np.ndarray:
         """Row of each element index in ``tokens``; KeyError for an element not cached."""
         element_idx = np.asarray(element_idx, dtype=np.int64)
+        if element_idx.size == 0:
+            return np.zeros(0, dtype=np.int64)
         rows = np.searchsorted(self.indices, element_idx)
         rows = np.minimum(rows, len(self.indices) - 1)
         if len(self.indices) == 0 or (self.indices[rows] != element_idx).any():

@@ -194,7 +194,7 @@ def test_harness_end_to_end_without_training(tmp_path):
     cross_cell.main(["run", "--dataset", "sim", "--mode", "cpu", "-o", str(out),
                      "--sim-pairs", "2500", "--sim-genome-size", "600000",
                      "--methods", "references,linear", "--seeds", "0,1",
-                     "--kmer-sizes", "3"])
+                     "--kmer-sizes", "3", "--no-freeze"])
     res = pd.read_csv(out / "results.tsv", sep="\t")
     assert set(res.seed) == {0, 1}
     assert set(res.model) == {"truth", "distance-lr", "kmer-lr", "kmer+dist-lr"}
