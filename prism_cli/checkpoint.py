@@ -95,7 +95,10 @@ def _check_safetensors(path: Path) -> None:
     if len(head) < 9:
         raise InputError("not a safetensors checkpoint (file too short)", str(path))
     (n,) = struct.unpack("<Q", head[:8])
-    if head[:1] == b"\x80" or head[:2] == b"PK" or n + 8 > size or head[8:9] != b"{":
+    # A safetensors file is an 8-byte little-endian header length, then a JSON header.
+    # (Its first byte may be 0x80, like a pickle's, when that length is 128 mod 256: judge
+    # by the length and the '{', never by the first byte alone.)
+    if n < 2 or n + 8 > size or head[8:9] != b"{":
         raise InputError("not a safetensors checkpoint (refusing to load it: PRISM never "
                          "unpickles checkpoints)", str(path))
 

@@ -85,6 +85,23 @@ def test_malicious_pickle_is_refused(tmp_path):
     assert not marker.exists()
 
 
+def test_safetensors_whose_first_byte_is_0x80_loads(tmp_path):
+    """A valid file whose header length is 128 mod 256 starts with 0x80, like a pickle."""
+    from safetensors.torch import load_file, save_file
+
+    model = _model()
+    save_checkpoint(tmp_path / "m", model, {})
+    path = tmp_path / "m.safetensors"
+    state = load_file(str(path))
+    for pad in range(300):
+        save_file(state, str(path), metadata={"pad": "y" * pad})
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    assert path.read_bytes()[:1] == b"\x80"
+    loaded, _ = load_checkpoint(tmp_path / "m")
+    assert torch.equal(_outputs(loaded)[1], _outputs(model)[1])
+
+
 def test_malicious_resume_state_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "last.state.pt"
