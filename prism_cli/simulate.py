@@ -63,6 +63,7 @@ class SimConfig:
     n_compat_motifs: int = 12
     n_env_motifs: int = 8
     motif_length: tuple[int, int] = (8, 12)
+    motif_sharp_fraction: float = 0.7  # positions with one dominant base (others: two)
     core_length: int = 400
     window_length: int = 500
     # elements
@@ -180,7 +181,7 @@ def make_motifs(rng: np.random.Generator, cfg: SimConfig) -> list[Motif]:
         pwm = np.zeros((length, 4))
         for i in range(length):
             top = rng.permutation(4)
-            if rng.random() < 0.7:  # a sharp position
+            if rng.random() < cfg.motif_sharp_fraction:  # a sharp position
                 p = rng.uniform(0.85, 0.98)
                 pwm[i, top[0]] = p
                 pwm[i, top[1:]] = (1 - p) / 3

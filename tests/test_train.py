@@ -8,7 +8,7 @@ import torch
 
 from prism_cli.model import ModelConfig, PRISM
 from prism_cli.train.config import TrainConfig
-from prism_cli.train.episodes import BatchBuilder, EpisodeSampler, shift_codes
+from prism_cli.train.episodes import BatchBuilder, EpisodeSampler, mutate_codes, shift_codes
 from prism_cli.train.losses import EpisodeObjective, kl_divergence
 
 from .test_model import tiny
@@ -66,6 +66,19 @@ def test_hidden_support_labels_become_minus_one():
     assert (y == -1).any()
     hidden = np.concatenate([ep.hidden for ep in eps])
     assert ((y == -1).numpy() == hidden).all()
+
+
+def test_mutate_codes_rate_keeps_n_and_is_seeded():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, (50, 400), dtype=np.uint8)
+    codes[:, :20] = 4
+    out = mutate_codes(codes, 0.2, np.random.default_rng(1))
+    assert out.dtype == np.uint8 and out.shape == codes.shape
+    assert (out[:, :20] == 4).all() and (out[:, 20:] < 4).all()
+    changed = (out != codes)[:, 20:].mean()         # 20 % drawn, 3/4 of them differ
+    assert 0.13 < changed < 0.17
+    assert np.array_equal(out, mutate_codes(codes, 0.2, np.random.default_rng(1)))
+    assert np.array_equal(mutate_codes(codes, 0.0, rng), codes)
 
 
 def test_shift_codes_known_answer():

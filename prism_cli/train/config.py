@@ -33,13 +33,14 @@ class TrainConfig:
     grad_clip: float = 1.0
     encode_chunk: int = 512                   # elements per checkpointed tower chunk
     # label-free tower pretraining (element vs shuffled element), before epoch 1
-    pretrain_steps: int = 400
+    pretrain_steps: int = 0                   # 0: off (bench/tower_probe.py: no motif gain)
     pretrain_batch: int = 64
     pretrain_lr: float = 3e-3
     freeze_motifs: bool = False               # keep the pretrained motif layer fixed
     # augmentation
-    max_shift: int = 10                       # random shift of each element window (bp)
+    max_shift: int = 50                       # random shift per window (bp, <= 10 % of it)
     rc_augment: bool = True                   # random strand flip (only matters for rc="none")
+    mutation_rate: float = 0.1                # share of bases replaced at random per visit
     # loss weights
     w_main: float = 1.0
     w_teacher: float = 1.0

@@ -99,6 +99,19 @@ def shift_codes(codes: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return out
 
 
+def mutate_codes(codes: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Replace a ``rate`` share of the A/C/G/T bases by random bases (N stays N).
+
+    Elements recur in many pairs, so towers can fit labels by recognising elements;
+    random substitutions change every element's fingerprint at each visit while a motif
+    instance mostly survives.  codes : uint8 (n, L) -> uint8 (n, L), a new array.
+    """
+    out = codes.copy()
+    hit = (rng.random(codes.shape) < rate) & (codes < 4)
+    out[hit] = rng.integers(0, 4, int(hit.sum()), dtype=np.uint8)
+    return out
+
+
 def _locate(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Position of each value in ``ids`` (unique, any order).  -> int64 (len(values),)."""
     order = np.argsort(ids, kind="stable")
@@ -159,7 +172,8 @@ class BatchBuilder:
     (memmaps), and per pair enh_idx, prom_idx, log_distance, label."""
 
     def __init__(self, enhancers, promoters, enh_idx, prom_idx, log_distance, labels,
-                 max_shift: int = 0, rc_augment: bool = False, seed: int = 0):
+                 max_shift: int = 0, rc_augment: bool = False, seed: int = 0,
+                 mutation_rate: float = 0.0):
         self.enhancers, self.promoters = enhancers, promoters
         self.enh_idx = np.asarray(enh_idx, dtype=np.int64)
         self.prom_idx = np.asarray(prom_idx, dtype=np.int64)
@@ -167,13 +181,17 @@ class BatchBuilder:
         self.labels = np.asarray(labels, dtype=np.int64)
         self.max_shift = int(max_shift)
         self.rc_augment = bool(rc_augment)
+        self.mutation_rate = float(mutation_rate)
         self.rng = np.random.default_rng(seed)
 
     def _codes(self, store, idx: np.ndarray) -> torch.Tensor:
         codes = np.ascontiguousarray(store[idx])
-        if self.max_shift > 0:
-            shifts = self.rng.integers(-self.max_shift, self.max_shift + 1, size=len(idx))
+        shift = min(self.max_shift, codes.shape[1] // 10)   # never more than 10 % of a window
+        if shift > 0:
+            shifts = self.rng.integers(-shift, shift + 1, size=len(idx))
             codes = shift_codes(codes, shifts)
+        if self.mutation_rate > 0:
+            codes = mutate_codes(codes, self.mutation_rate, self.rng)
         if self.rc_augment:
             flip = self.rng.random(len(idx)) < 0.5
             if flip.any():

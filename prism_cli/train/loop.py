@@ -314,7 +314,7 @@ def run_training(req: TrainRequest) -> dict:
     builder = BatchBuilder(ds.enhancers, ds.promoters, pairs["enh_idx"].to_numpy(),
                            pairs["prom_idx"].to_numpy(), log_d, labels, tcfg.max_shift,
                            tcfg.rc_augment and mcfg.rc == "none",
-                           seed=tcfg.seed * 2003 + 1 + rank)
+                           seed=tcfg.seed * 2003 + 1 + rank, mutation_rate=tcfg.mutation_rate)
     torch.manual_seed(tcfg.seed * 7 + 3 + rank)
     start_epoch, step, best_score, best_epoch = 1, 0, -math.inf, 0
     if req.resume:
