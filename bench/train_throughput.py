@@ -66,7 +66,8 @@ def main() -> None:
     optimizer = _optimizer(model, tcfg)
     sampler = EpisodeSampler({c: np.flatnonzero(cell == c) for c in range(args.cells)}, labels,
                              tcfg.support_sizes, tcfg.query_size, seed=0)
-    builder = BatchBuilder(enh, prom, enh_idx, prom_idx, log_d, labels, tcfg.max_shift)
+    builder = BatchBuilder(enh, prom, enh_idx, prom_idx, log_d, labels, tcfg.max_shift,
+                           mutation_rate=tcfg.mutation_rate)
     amp = args.amp and device.type == "cuda"
     n_pairs = n_query = n_elem = 0
     elapsed = 0.0

@@ -66,7 +66,8 @@ class TeacherTable(nn.Module):
 
     def __init__(self, n_cells: int, env_dim: int):
         super().__init__()
-        self.theta = nn.Parameter(torch.randn(max(n_cells, 1), env_dim) * 0.01)
+        # distinct starting environments: near-uniform ones (all cells alike) barely move
+        self.theta = nn.Parameter(torch.randn(max(n_cells, 1), env_dim))
 
     def forward(self, cell: torch.Tensor) -> torch.Tensor:
         return self.theta[cell]
