@@ -87,6 +87,11 @@ def main() -> None:
     ap.add_argument("--max-shift", type=int, default=50)
     ap.add_argument("--mutation-rate", type=float, default=0.1)
     ap.add_argument("--sim", action="append", default=[], help="SimConfig key=value")
+    ap.add_argument("--linear-head", action="store_true",
+                    help="replace the crossattn MLP head by one Linear layer")
+    ap.add_argument("--linear-distance", action="store_true",
+                    help="replace the distance MLP by a linear term in log10 distance")
+    ap.add_argument("--no-token-norm", action="store_true")
     ap.add_argument("--set", action="append", default=[], help="ModelConfig key=value")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", help="write the results here")
@@ -128,6 +133,20 @@ def main() -> None:
     cfg = ModelConfig(arch="crossattn", enhancer_length=L, promoter_length=L,
                       distance_mean=float(logd.mean()), distance_sd=float(logd.std()), **kw)
     model = build_model(cfg)
+    if args.linear_distance:
+        class LinearDistance(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = torch.nn.Linear(1, 1)
+
+            def forward(self, log_d):
+                return self.lin((log_d - cfg.distance_mean)[:, None]).squeeze(-1)
+        model.distance_energy = LinearDistance()
+    if args.no_token_norm:
+        model.enhancer_tower.norm = torch.nn.Identity()
+        model.promoter_tower.norm = torch.nn.Identity()
+    if args.linear_head:
+        model.head = torch.nn.Linear(cfg.d_z, 1)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
     def augment(codes: np.ndarray) -> torch.Tensor:
@@ -164,6 +183,13 @@ def main() -> None:
         with torch.no_grad():
             s_test = np.concatenate([forward(np.flatnonzero(test)[i:i + 1024]).numpy()
                                      for i in range(0, int(test.sum()), 1024)])
+        with torch.no_grad():
+            x = torch.from_numpy(enh[:256])
+            h = model.enhancer_tower.motifs(torch.nn.functional.one_hot(x.long(), 5)[..., :4]
+                                            .transpose(1, 2).float())
+            alive = float((h.amax(-1) > 0).float().mean())
+            tok = model.encode_enhancers(x)
+            tok_sd = float(tok.std(0).mean())
         rec = motif_recovery(model.enhancer_tower.motifs.weight.detach().numpy(),
                              world.motifs)
         roles = [m.role for m in world.motifs]
@@ -171,7 +197,7 @@ def main() -> None:
              "test_auroc": auroc(y[test], s_test), "test_aupr": aupr(y[test], s_test),
              "recovery_compat": float(np.mean([r for r, o in zip(rec, roles) if o == "compat"])),
              "recovery_env": float(np.mean([r for r, o in zip(rec, roles) if o == "env"])),
-             "seconds": time.perf_counter() - t0}
+             "alive": alive, "token_sd": tok_sd, "seconds": time.perf_counter() - t0}
         history.append(h)
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in h.items()}),
               flush=True)

@@ -17,8 +17,8 @@ from tower_probe import windows
 from prism_cli.simulate import SimConfig, simulate, row_scores
 from prism_cli.metrics import auroc, aupr
 from prism_cli.encode import one_hot
-torch.set_num_threads(2); torch.manual_seed(0)
-kw = dict(a.split("=") for a in sys.argv[1:])
+torch.set_num_threads(2)
+kw = dict(a.split("=") for a in sys.argv[1:]); torch.manual_seed(int(kw.get("seed", 0)))
 C = int(kw.get("C", 32)); W = int(kw.get("W", 15)); pool = kw.get("pool", "max"); gs=int(kw.get("gs", 4000000)); npairs=int(kw.get("pairs", 20000))
 world = simulate(SimConfig(genome_size=gs, pairs=npairs, motif_sharp_fraction=float(kw.get("sharp", 0.7)), motif_length=eval(kw.get("mlen", "(8,12)")))); L = 500
 rows = world.rows.reset_index(drop=True); cand = world.candidates.loc[rows.cand.to_numpy()].reset_index(drop=True)
@@ -55,7 +55,7 @@ class M2(nn.Module):
         fe = s.te(E[ue])[ie]; fp = s.tp(P[up])[ip]
         z = s.enc(fe, fp, logd[sel])
         if kw.get("nolnz"): z = s.enc.out(torch.cat([s.enc.pool(torch.cat([s.enc.e_to_p(fe, fp), s.enc.p_to_e(fp, fe), (s.enc.distance_token(s.enc.distance(logd[sel]))).unsqueeze(1)], 1)).flatten(1), s.enc.bilinear_e(fe.mean(1)) * s.enc.bilinear_p(fp.mean(1)), fe.mean(1), fp.mean(1), s.enc.distance(logd[sel])], -1))
-        return s.head(z).squeeze(-1) + s.d(logd[sel,None]).squeeze(-1)
+        return s.head(z).squeeze(-1) + (0 if kw.get("nod") else s.d(logd[sel,None]).squeeze(-1))
 class M(nn.Module):
     def __init__(s):
         super().__init__(); s.te, s.tp = Tower(), Tower(); s.B = nn.Parameter(torch.randn(C, C)*0.01); s.d = nn.Linear(1,1); s.le=nn.Linear(C,1); s.lp=nn.Linear(C,1)

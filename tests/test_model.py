@@ -56,8 +56,16 @@ def test_tower_reverse_complement_gives_reversed_tokens():
     assert not torch.allclose(fwd_only(rc), fwd_only(c).flip(1), atol=1e-3)
 
 
-def test_pair_outputs_do_not_depend_on_strand_or_batch():
-    model = PRISM(tiny()).eval()
+@pytest.mark.parametrize("bin_norm", [False, True])
+def test_pair_outputs_do_not_depend_on_strand_or_batch(bin_norm):
+    model = PRISM(tiny(bin_norm=bin_norm))
+    if bin_norm:          # give the running statistics non-trivial values first
+        model.train()
+        with torch.no_grad():
+            model.encode_enhancers(codes(16, 64, 3))
+            model.encode_promoters(codes(16, 48, 4))
+        assert model.enhancer_tower.bin_norm.num_batches_tracked.item() == 1
+    model.eval()
     e, p = codes(5, 64, 1), codes(5, 48, 2)
     ld = torch.linspace(3.5, 5.0, 5)
     with torch.no_grad():

@@ -48,6 +48,7 @@ class ModelConfig:
     d_model: int = 32
     rc: str = "max"
     motif_norm: str = "none"
+    bin_norm: bool = False              # BatchNorm on pooled tower features (see benchmarks.md)
     dropout: float = 0.1
     # pair encoder
     n_heads: int = 4

@@ -56,6 +56,9 @@ class SequenceTower(nn.Module):
         self.motif_dropout = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(ResidualDilatedBlock(c, d, cfg.dropout)
                                     for d in cfg.dilations)
+        # standardise each pooled feature across elements (running statistics at inference,
+        # so an element's tokens do not depend on its batch there)
+        self.bin_norm = nn.BatchNorm1d(2 * c) if cfg.bin_norm else nn.Identity()
         self.to_token = nn.Linear(2 * c, cfg.d_model)
         self.position = nn.Parameter(torch.zeros((cfg.n_tokens + 1) // 2, cfg.d_model))
         k = torch.arange(cfg.n_tokens)
@@ -76,7 +79,7 @@ class SequenceTower(nn.Module):
             h = F.interpolate(h, size=self.n_tokens, mode="nearest")
         bins = torch.cat([F.adaptive_avg_pool1d(h, self.n_tokens),
                           F.adaptive_max_pool1d(h, self.n_tokens)], dim=1)
-        return self.to_token(bins.transpose(1, 2))
+        return self.to_token(self.bin_norm(bins).transpose(1, 2))
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         from ..encode import one_hot, reverse_complement_one_hot
