@@ -248,6 +248,7 @@ def learning_curve(loaded, path: str) -> None:
     """Held-out AUPR vs support size: PRISM + adapt vs fine-tuned crossattn (mean over
     held-out cells; error bars = sd over seeds), with the support-free methods as lines."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
@@ -287,6 +288,7 @@ def learning_curve(loaded, path: str) -> None:
         ax.axhline(prev, color="grey", lw=0.8, ls=(0, (1, 3)), label="prevalence")
         ax.set_xscale("log")
         ax.set_xticks(list(SUPPORTS), [str(s) for s in SUPPORTS])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())   # no log minor labels
         ax.set(xlabel="support pairs of the held-out cell", ylabel="query AUPR",
                title=f"{meta.get('dataset', out.name)}: held-out "
                      f"{', '.join(res.held_out.unique())}")
