@@ -29,7 +29,8 @@ from sklearn.linear_model import LogisticRegression
 from prism_cli.metrics import aupr, auroc
 from prism_cli.model import ModelConfig, build_model
 from prism_cli.simulate import SimConfig, motif_content, row_scores, simulate
-from prism_cli.train.episodes import mutate_codes, shift_codes
+from prism_cli.encode import one_hot
+from prism_cli.train.episodes import augment_codes
 
 
 def windows(world, kind: str, length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +75,11 @@ def motif_recovery(filters: np.ndarray, motifs) -> list[float]:
     return best
 
 
+def _key_values(items: list[str]) -> dict:
+    """["key=JSON value", ...] -> {key: value}."""
+    return {k: json.loads(v) for k, v in (item.split("=", 1) for item in items)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--genome-size", type=int, default=4_000_000)
@@ -100,7 +106,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
-    sim_kw = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.sim)}
+    sim_kw = _key_values(args.sim)
     world = simulate(SimConfig(seed=args.sim_seed, genome_size=args.genome_size,
                                pairs=args.pairs, **sim_kw))
     L = world.config.window_length
@@ -126,12 +132,9 @@ def main() -> None:
     e_row = np.searchsorted(enh_idx, cand.enh.to_numpy())
     p_row = np.searchsorted(prom_idx, cand.prom.to_numpy())
     logd = np.log10(cand.distance.to_numpy()).astype(np.float32)
-    kw = {}
-    for item in args.set:
-        k, v = item.split("=", 1)
-        kw[k] = json.loads(v)
     cfg = ModelConfig(arch="crossattn", enhancer_length=L, promoter_length=L,
-                      distance_mean=float(logd.mean()), distance_sd=float(logd.std()), **kw)
+                      distance_mean=float(logd.mean()), distance_sd=float(logd.std()),
+                      **_key_values(args.set))
     model = build_model(cfg)
     if args.linear_distance:
         class LinearDistance(torch.nn.Module):
@@ -152,9 +155,7 @@ def main() -> None:
     def augment(codes: np.ndarray) -> torch.Tensor:
         """The training augmentation (prism_cli.train.episodes) in train mode."""
         if model.training:
-            shift = min(args.max_shift, codes.shape[1] // 10)
-            codes = shift_codes(codes, rng.integers(-shift, shift + 1, len(codes)))
-            codes = mutate_codes(codes, args.mutation_rate, rng)
+            codes = augment_codes(codes, args.max_shift, args.mutation_rate, rng)
         return torch.from_numpy(np.ascontiguousarray(codes))
 
     def forward(sel: np.ndarray) -> torch.Tensor:
@@ -185,8 +186,7 @@ def main() -> None:
                                      for i in range(0, int(test.sum()), 1024)])
         with torch.no_grad():
             x = torch.from_numpy(enh[:256])
-            h = model.enhancer_tower.motifs(torch.nn.functional.one_hot(x.long(), 5)[..., :4]
-                                            .transpose(1, 2).float())
+            h = model.enhancer_tower.motifs(one_hot(x))
             alive = float((h.amax(-1) > 0).float().mean())
             tok = model.encode_enhancers(x)
             tok_sd = float(tok.std(0).mean())

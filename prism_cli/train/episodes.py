@@ -112,6 +112,18 @@ def mutate_codes(codes: np.ndarray, rate: float, rng: np.random.Generator) -> np
     return out
 
 
+def augment_codes(codes: np.ndarray, max_shift: int, mutation_rate: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """The training augmentation: a random shift of each row (at most ``max_shift`` bp and
+    10 % of the window), then random base substitution.  uint8 (n, L) -> uint8 (n, L)."""
+    shift = min(max_shift, codes.shape[1] // 10)
+    if shift > 0:
+        codes = shift_codes(codes, rng.integers(-shift, shift + 1, size=len(codes)))
+    if mutation_rate > 0:
+        codes = mutate_codes(codes, mutation_rate, rng)
+    return codes
+
+
 def _locate(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Position of each value in ``ids`` (unique, any order).  -> int64 (len(values),)."""
     order = np.argsort(ids, kind="stable")
@@ -185,13 +197,8 @@ class BatchBuilder:
         self.rng = np.random.default_rng(seed)
 
     def _codes(self, store, idx: np.ndarray) -> torch.Tensor:
-        codes = np.ascontiguousarray(store[idx])
-        shift = min(self.max_shift, codes.shape[1] // 10)   # never more than 10 % of a window
-        if shift > 0:
-            shifts = self.rng.integers(-shift, shift + 1, size=len(idx))
-            codes = shift_codes(codes, shifts)
-        if self.mutation_rate > 0:
-            codes = mutate_codes(codes, self.mutation_rate, self.rng)
+        codes = augment_codes(np.ascontiguousarray(store[idx]), self.max_shift,
+                              self.mutation_rate, self.rng)
         if self.rc_augment:
             flip = self.rng.random(len(idx)) < 0.5
             if flip.any():
