@@ -40,7 +40,7 @@ class ModelConfig:
     enhancer_length: int = 0
     promoter_length: int = 0
     # towers
-    channels: int = 64
+    channels: int = 32
     motif_width: int = 15
     pool: int = 4
     dilations: tuple[int, ...] = ()
@@ -48,8 +48,8 @@ class ModelConfig:
     d_model: int = 32
     rc: str = "max"
     motif_norm: str = "none"
-    bin_norm: bool = False              # BatchNorm on pooled tower features (see benchmarks.md)
-    dropout: float = 0.1
+    bin_norm: bool = True               # BatchNorm on pooled tower features (see benchmarks.md)
+    dropout: float = 0.3
     # pair encoder
     n_heads: int = 4
     n_anchors: int = 4

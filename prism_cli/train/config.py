@@ -28,7 +28,7 @@ class TrainConfig:
     cell_weighting: str = "sqrt"               # "sqrt" | "uniform" | "size"
     # optimisation
     lr: float = 3e-3
-    weight_decay: float = 1e-2
+    weight_decay: float = 0.05
     warmup_steps: int = 30
     grad_clip: float = 1.0
     encode_chunk: int = 512                   # elements per checkpointed tower chunk
@@ -40,7 +40,7 @@ class TrainConfig:
     # augmentation
     max_shift: int = 50                       # random shift per window (bp, <= 10 % of it)
     rc_augment: bool = True                   # random strand flip (only matters for rc="none")
-    mutation_rate: float = 0.1                # share of bases replaced at random per visit
+    mutation_rate: float = 0.2                # share of bases replaced at random per visit
     # loss weights
     w_main: float = 1.0
     w_teacher: float = 1.0
