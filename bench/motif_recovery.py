@@ -33,13 +33,17 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=SimConfig.pairs)
     args = ap.parse_args()
     world = simulate(SimConfig(seed=args.seed, genome_size=args.genome_size, pairs=args.pairs))
+    chance_by_shape: dict[tuple, float] = {}
     for path in args.weights:
         state = load_file(path)
         for tower in ("enhancer_tower", "promoter_tower"):
             filters = state[f"{tower}.motifs.weight"].numpy()                # (C, 4, W)
-            random = torch.randn(filters.shape, generator=torch.Generator().manual_seed(0))
+            if filters.shape not in chance_by_shape:
+                random = torch.randn(filters.shape, generator=torch.Generator().manual_seed(0))
+                chance_by_shape[filters.shape] = np.mean(motif_recovery(random.numpy(),
+                                                                        world.motifs))
+            chance = chance_by_shape[filters.shape]
             trained = np.mean(motif_recovery(filters, world.motifs))
-            chance = np.mean(motif_recovery(random.numpy(), world.motifs))
             print(f"{path}\t{tower}\t{filters.shape[0]} filters\ttrained {trained:.3f}\t"
                   f"random {chance:.3f}")
 
