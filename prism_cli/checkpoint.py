@@ -135,7 +135,7 @@ def load_checkpoint(path: str | Path, device=None):
     _check_safetensors(weights)
     meta = read_meta(prefix)
     try:
-        cfg = ModelConfig.from_dict(meta["model_config"])
+        cfg = ModelConfig.from_saved(meta["model_config"])
     except (KeyError, TypeError, ValueError) as err:
         raise InputError(f"bad model_config in checkpoint metadata ({err})",
                          str(prefix.with_suffix(META_SUFFIX))) from None

@@ -1,7 +1,7 @@
 """The one inference path shared by validation, ``prism adapt`` and ``prism score``.
 
     1. ElementCache.build(model, codes, element_indices, "enhancer"|"promoter")
-         encodes each unique element once -> tokens (n, n_tokens, d_model)
+         encodes each unique element once -> tokens (n, n_tok, d_model)
     2. pair_outputs(model, enh_cache, prom_cache, enh_idx, prom_idx, log_distance)
          -> {"z_I", "U", "z_F"} per pair, computed in chunks from cached tokens
     3. estimate_environment(model, support outputs + labels, sizes, n_episodes, rng)
@@ -107,7 +107,7 @@ class ElementCache:
         if out:
             tokens = torch.cat(out)
         else:
-            tokens = torch.zeros(0, model.cfg.n_tokens, model.cfg.d_model)
+            tokens = torch.zeros(0, model.cfg.tokens_per_element, model.cfg.d_model)
         return cls(uniq, tokens)
 
 

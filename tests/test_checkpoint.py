@@ -66,6 +66,24 @@ def test_round_trip_gives_identical_predictions(tmp_path, arch):
         assert load_checkpoint(path)[1]["model_config"] == meta2["model_config"]
 
 
+def test_checkpoint_saved_before_kmer_token_loads_without_it(tmp_path):
+    """A config stored without ``kmer_k`` (older PRISM) rebuilds the model it was: no
+    k-mer token, identical predictions; one stored with it keeps its token."""
+    model = _model()                        # tiny(): kmer_k=0
+    save_checkpoint(tmp_path / "old", model, {})
+    meta_path = tmp_path / "old.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["model_config"]["kmer_k"]
+    meta_path.write_text(json.dumps(meta))
+    loaded, _ = load_checkpoint(tmp_path / "old")
+    assert loaded.cfg.kmer_k == 0 and loaded.enhancer_tower.kmer is None
+    assert torch.equal(_outputs(model)[1], _outputs(loaded)[1])
+    torch.manual_seed(0)
+    with_kmer = build_model(tiny(kmer_k=3)).eval()
+    save_checkpoint(tmp_path / "new", with_kmer, {})
+    assert load_checkpoint(tmp_path / "new")[0].cfg.kmer_k == 3
+
+
 def test_existing_directory_gets_model_prefix(tmp_path):
     save_checkpoint(tmp_path, _model(), {})
     assert (tmp_path / "model.safetensors").exists()

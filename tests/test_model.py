@@ -21,7 +21,7 @@ from prism_cli.model.towers import SequenceTower
 def tiny(**kw) -> ModelConfig:
     base = dict(channels=8, motif_width=5, pool=2, dilations=(2,), n_tokens=4, d_model=16,
                 n_heads=2, n_anchors=2, d_z=12, kan_hidden=6, kan_frequencies=3, d_f=5,
-                n_prototypes=4, d_env=6, student_hidden=10, n_cells=3, dropout=0.0)
+                n_prototypes=4, d_env=6, student_hidden=10, n_cells=3, dropout=0.0, kmer_k=0)
     base.update(kw)
     return ModelConfig(**base)
 
@@ -56,9 +56,9 @@ def test_tower_reverse_complement_gives_reversed_tokens():
     assert not torch.allclose(fwd_only(rc), fwd_only(c).flip(1), atol=1e-3)
 
 
-@pytest.mark.parametrize("bin_norm", [False, True])
-def test_pair_outputs_do_not_depend_on_strand_or_batch(bin_norm):
-    model = PRISM(tiny(bin_norm=bin_norm))
+@pytest.mark.parametrize("bin_norm,kmer_k", [(False, 0), (True, 0), (True, 3)])
+def test_pair_outputs_do_not_depend_on_strand_or_batch(bin_norm, kmer_k):
+    model = PRISM(tiny(bin_norm=bin_norm, kmer_k=kmer_k))
     if bin_norm:          # give the running statistics non-trivial values first
         model.train()
         with torch.no_grad():
@@ -77,6 +77,46 @@ def test_pair_outputs_do_not_depend_on_strand_or_batch(bin_norm):
     for k in out:
         assert torch.allclose(out[k], out_rc[k], atol=1e-4), k
         assert torch.allclose(out[k][2:3], one[k], atol=1e-5), k
+
+
+def test_kmer_spectrum_matches_counting_by_hand():
+    from prism_cli.encode import decode
+    from prism_cli.model.kmer import KmerToken
+
+    k = 3
+    token = KmerToken(k, 8)
+    c = codes(3, 30, 5)
+    spec = token.spectrum(c)
+    assert spec.shape == (3, 32)
+    comp = str.maketrans("ACGT", "TGCA")
+    for row in range(3):
+        seq = decode(c[row].numpy())
+        kmers = [seq[i:i + k] for i in range(len(seq) - k + 1) if "N" not in seq[i:i + k]]
+        canon = [min(m, m.translate(comp)[::-1]) for m in kmers]
+        want = sorted(np.unique(canon, return_counts=True)[1] / len(kmers))
+        got = spec[row][spec[row] > 0].sort().values.numpy()
+        assert np.allclose(got, want)
+        # a k-mer and its reverse complement land in the same column
+        rc = torch.from_numpy(reverse_complement(c[row:row + 1].numpy()))
+        assert torch.allclose(token.spectrum(rc), spec[row:row + 1])
+
+
+def test_tower_kmer_token_is_strand_invariant_and_learns():
+    cfg = tiny(kmer_k=4)
+    tower = SequenceTower(cfg).eval()
+    c = codes(4, 64)
+    tok = tower(c)
+    assert tok.shape == (4, cfg.n_tokens + 1, cfg.d_model) and cfg.tokens_per_element == 5
+    rc = torch.from_numpy(reverse_complement(c.numpy()))
+    tok_rc = tower(rc)
+    assert torch.allclose(tok_rc[:, -1], tok[:, -1], atol=1e-5)            # k-mer token
+    assert torch.allclose(tok_rc[:, :-1], tok[:, :-1].flip(1), atol=1e-5)  # bins reversed
+    from prism_cli.encode import one_hot
+    assert torch.allclose(tower(one_hot(c)), tok, atol=1e-6)
+    tower.train()
+    tower(c)[:, -1].sum().backward()
+    assert tower.kmer.project.weight.grad.abs().sum() > 0
+    assert tower(c[:1]).shape == (1, 5, cfg.d_model)  # a one-element chunk in training
 
 
 def test_pair_encoder_uses_distance():
@@ -208,5 +248,7 @@ def test_config_round_trip_and_validation():
         ModelConfig.from_dict({"no_such_key": 1})
     with pytest.raises(ValueError):
         ModelConfig(arch="cnn")
+    with pytest.raises(ValueError):
+        ModelConfig(kmer_k=9)   # 4**9 columns: refused
     assert isinstance(build_model(cfg), PRISM)
     np.testing.assert_equal(len(cfg.to_dict()["dilations"]), 1)

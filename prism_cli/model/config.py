@@ -14,6 +14,10 @@ ARCHES = ("prism", "crossattn")
 RC_MODES = ("max", "mean", "none")
 
 
+# value of each field added after the first checkpoints, for configs saved without it
+SAVED_BEFORE_FIELD_EXISTED = {"kmer_k": 0}
+
+
 @dataclass
 class ModelConfig:
     """Architecture of a PRISM (or crossattn baseline) model.
@@ -24,7 +28,8 @@ class ModelConfig:
         conv block per entry; n_tokens: tokens per element (adaptive pooling bins);
         d_model: token width; rc: reverse-complement handling ("max"/"mean" over both
         strands = exactly strand-invariant, "none" = forward strand only);
-        dropout: dropout on motif maps and tokens.
+        dropout: dropout on motif maps and tokens; kmer_k: k of the k-mer content token
+        appended to each element's tokens (0 = none; see model/kmer.py).
     Pair encoder
         n_heads, n_anchors: cross-attention heads and anchor queries; d_z: width of z_I.
     Energy head
@@ -50,6 +55,7 @@ class ModelConfig:
     motif_norm: str = "none"
     bin_norm: bool = True               # BatchNorm on pooled tower features (see benchmarks.md)
     dropout: float = 0.3
+    kmer_k: int = 5                     # k-mer content token (0 = none; benchmarks.md)
     # pair encoder
     n_heads: int = 4
     n_anchors: int = 4
@@ -81,6 +87,8 @@ class ModelConfig:
             raise ValueError(f"arch must be one of {ARCHES}, got {self.arch!r}")
         if self.rc not in RC_MODES:
             raise ValueError(f"rc must be one of {RC_MODES}, got {self.rc!r}")
+        if not 0 <= self.kmer_k <= 8:
+            raise ValueError(f"kmer_k must be 0 (off) or 1-8, got {self.kmer_k}")
         if self.d_model % self.n_heads:
             raise ValueError("d_model must be divisible by n_heads")
 
@@ -96,6 +104,18 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
         return cls(**d)
+
+    @classmethod
+    def from_saved(cls, d: dict) -> "ModelConfig":
+        """A config stored by an earlier version (checkpoint meta, run config.json): fields
+        added since then take the value that reproduces the old model, not today's
+        default (a checkpoint without ``kmer_k`` has no k-mer token)."""
+        return cls.from_dict({**SAVED_BEFORE_FIELD_EXISTED, **d})
+
+    @property
+    def tokens_per_element(self) -> int:
+        """Tokens a tower gives each element: n_tokens bins (+ 1 k-mer token)."""
+        return self.n_tokens + (1 if self.kmer_k else 0)
 
     @property
     def env_dim(self) -> int:

@@ -3,8 +3,9 @@
 Both expose the same split interface, so training, validation, ``adapt`` and ``score``
 share one data flow and every unique element is encoded once:
 
-    encode_enhancers(codes (B, Le) uint8) -> tokens (B, n_tokens, d_model)
-    encode_promoters(codes (B, Lp) uint8) -> tokens (B, n_tokens, d_model)
+    encode_enhancers(codes (B, Le) uint8) -> tokens (B, n_tok, d_model)
+    encode_promoters(codes (B, Lp) uint8) -> tokens (B, n_tok, d_model)
+    (n_tok = cfg.tokens_per_element: n_tokens bins + the k-mer token)
     pair(enh_tokens (B, n, d), prom_tokens (B, n, d), log_distance (B,))
         -> {"z_I": (B, d_z), "U": (B,), "z_F": (B, d_f)}
     resistance(z_F (…, d_f), pi (…, K)) -> R (…) >= 0
@@ -58,11 +59,11 @@ class _Backbone(nn.Module):
         return 0.0 if self.distance_energy is None else self.distance_energy(log_distance)
 
     def encode_enhancers(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes (B, Le) uint8 -> tokens (B, n_tokens, d_model)."""
+        """codes (B, Le) uint8 -> tokens (B, n_tok, d_model)."""
         return self.enhancer_tower(codes)
 
     def encode_promoters(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes (B, Lp) uint8 -> tokens (B, n_tokens, d_model)."""
+        """codes (B, Lp) uint8 -> tokens (B, n_tok, d_model)."""
         return self.promoter_tower(codes)
 
     @property

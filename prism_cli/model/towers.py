@@ -5,6 +5,7 @@
       -> max-pool by ``pool``, dropout                              (B, C, L/pool)
       -> residual dilated conv blocks                               (B, C, L/pool)
       -> n_tokens bins, [mean, max] per bin -> Linear(2C, d_model)  (B, n_tokens, d_model)
+      (+ with kmer_k > 0: the k-mer content token, model/kmer.py)   (B, n_tokens + 1, d_model)
 
 Reverse complement ("max"/"mean" modes): the tower runs on both strands; the reverse
 strand's tokens are flipped back into forward order and combined elementwise.  The
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+from .kmer import KmerToken
 from .layers import ChannelLayerNorm
 
 
@@ -40,7 +42,8 @@ class ResidualDilatedBlock(nn.Module):
 
 
 class SequenceTower(nn.Module):
-    """One element type's tower.  forward(codes (B, L) uint8) -> tokens (B, n_tokens, d_model).
+    """One element type's tower.  forward(codes (B, L) uint8) -> tokens (B, T, d_model),
+    T = cfg.tokens_per_element.
 
     Also accepts a one-hot float tensor (B, 4, L).  N bases (code 4) are all-zero columns.
     """
@@ -64,6 +67,7 @@ class SequenceTower(nn.Module):
         k = torch.arange(cfg.n_tokens)
         self.register_buffer("position_index", torch.minimum(k, cfg.n_tokens - 1 - k),
                              persistent=False)
+        self.kmer = KmerToken(cfg.kmer_k, cfg.d_model, cfg.dropout) if cfg.kmer_k else None
         self.norm = nn.LayerNorm(cfg.d_model)
         self.token_dropout = nn.Dropout(cfg.dropout)
 
@@ -96,4 +100,8 @@ class SequenceTower(nn.Module):
             rev = rev.flip(1)
             tokens = torch.maximum(fwd, rev) if self.rc == "max" else 0.5 * (fwd + rev)
         tokens = tokens + self.position[self.position_index]
+        if self.kmer is not None:  # canonical k-mers: the same token on both strands
+            if codes.dtype != torch.uint8 and codes.dim() == 3:  # one-hot in: N = no base
+                codes = torch.where(x.sum(1) > 0, x.argmax(1), torch.full_like(x[:, 0], 4))
+            tokens = torch.cat([tokens, self.kmer(codes).unsqueeze(1)], dim=1)
         return self.token_dropout(self.norm(tokens))

@@ -241,7 +241,7 @@ def run_training(req: TrainRequest) -> dict:
         if "epochs" in req.train:
             tdict["epochs"] = req.train["epochs"]
         tcfg = TrainConfig.from_dict(tdict)
-        mcfg = ModelConfig.from_dict(saved["model"])
+        mcfg = ModelConfig.from_saved(saved["model"])
         cells, val_cells = saved["cells"], saved["val_cells"]
         val_chroms, test_chroms = saved["splits"]["val"], saved["splits"]["test"]
     else:
