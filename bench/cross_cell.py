@@ -98,7 +98,7 @@ MODES = {
 }
 # medium: CPU mode's cells, seeds and processes with the default model, 5 epochs, on a
 # world large enough to learn motifs from (run with --sim-genome-size 20000000
-# --sim-pairs 100000): 53 minutes on 2 CPU cores for one held-out cell
+# --sim-pairs 100000): 53-57 minutes on 2 CPU cores for one held-out cell
 MODES["medium"] = {**MODES["cpu"], "model": {}, "train": {"epochs": 5, "log_every": 40}}
 
 

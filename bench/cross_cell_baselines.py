@@ -22,48 +22,33 @@ from dataclasses import dataclass
 import numpy as np
 
 from prism_cli.metrics import aupr
+from prism_cli.model.kmer import canonical_columns, kmer_spectrum
 
 KMER_SIZES = (3, 4, 5, 6)
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 
 
 def canonical_index(k: int) -> tuple[np.ndarray, int]:
-    """Map every k-mer code (base-4, first base most significant) to a canonical column.
-
-    Returns (column of each of the 4**k codes, number of canonical k-mers).
-    """
-    codes = np.arange(4 ** k, dtype=np.int64)
-    digits = (codes[:, None] // 4 ** np.arange(k - 1, -1, -1)) % 4       # (4**k, k)
-    rc = ((3 - digits[:, ::-1]) * 4 ** np.arange(k - 1, -1, -1)).sum(1)
-    canon = np.minimum(codes, rc)
-    uniq, column = np.unique(canon, return_inverse=True)
-    return column.astype(np.int64), len(uniq)
+    """Column of every k-mer code (base-4, first base most significant) among the
+    canonical k-mers, and their number: the model's own mapping (prism_cli/model/kmer.py)."""
+    column, n_col = canonical_columns(k)
+    return column.numpy(), n_col
 
 
 def kmer_frequencies(codes: np.ndarray, k: int, chunk: int = 2048) -> np.ndarray:
-    """Canonical k-mer frequencies of each window.
+    """Canonical k-mer frequencies of each window, computed as the model's k-mer token
+    computes them (prism_cli.model.kmer.kmer_spectrum).
 
     codes : uint8, shape=(n, L) base codes (4 = N).  Returns float32, shape=(n, n_canonical);
     each row sums to 1 (or 0 when the window has no k-mer free of N).
     """
-    column, n_col = canonical_index(k)
-    n, length = codes.shape
-    out = np.zeros((n, n_col), dtype=np.float32)
-    if length < k:
-        return out
-    weights = 4 ** np.arange(k - 1, -1, -1, dtype=np.int64)
-    for s in range(0, n, chunk):
-        block = np.asarray(codes[s:s + chunk], dtype=np.int64)
-        m = block.shape[0]
-        windows = np.lib.stride_tricks.sliding_window_view(block, k, axis=1)  # (m, L-k+1, k)
-        valid = (windows < 4).all(-1)
-        idx = (np.minimum(windows, 3) * weights).sum(-1)
-        col = column[idx]
-        rows = np.broadcast_to(np.arange(m)[:, None], col.shape)
-        counts = np.bincount((rows[valid] * n_col + col[valid]), minlength=m * n_col)
-        counts = counts.reshape(m, n_col).astype(np.float32)
-        total = counts.sum(1, keepdims=True)
-        out[s:s + m] = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
+    import torch
+
+    column, n_col = canonical_columns(k)
+    out = np.zeros((len(codes), n_col), dtype=np.float32)
+    for s in range(0, len(codes), chunk):
+        block = torch.from_numpy(np.array(codes[s:s + chunk]))  # a copy: memmaps are read-only
+        out[s:s + len(block)] = kmer_spectrum(block, k, column, n_col).numpy()
     return out
 
 

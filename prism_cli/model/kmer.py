@@ -30,6 +30,28 @@ def canonical_columns(k: int) -> tuple[torch.Tensor, int]:
     return column, int(column.max()) + 1
 
 
+def kmer_spectrum(codes: torch.Tensor, k: int, column: torch.Tensor, n_columns: int
+                  ) -> torch.Tensor:
+    """Canonical k-mer frequencies of each window; k-mers containing N (code 4) skipped.
+
+    codes (B, L) uint8/long; column, n_columns = :func:`canonical_columns` (k).
+    Returns float32 (B, n_columns); each row sums to 1 (0 when the window has no k-mer
+    free of N).
+    """
+    c = codes.long()
+    b, length = c.shape
+    if length < k:
+        return torch.zeros(b, n_columns, device=c.device)
+    place = 4 ** torch.arange(k - 1, -1, -1, device=c.device)
+    windows = c.unfold(1, k, 1)                                   # (B, L-k+1, k)
+    valid = (windows < 4).all(-1)                                 # (B, L-k+1)
+    index = (windows.clamp(max=3) * place).sum(-1)                # (B, L-k+1)
+    cols = torch.where(valid, column[index], torch.zeros_like(index))
+    counts = torch.zeros(b, n_columns, device=c.device)
+    counts.scatter_add_(1, cols, valid.float())
+    return counts / valid.sum(1, keepdim=True).clamp(min=1)
+
+
 class KmerToken(nn.Module):
     """forward(codes (B, L) uint8) -> (B, d_model)."""
 
@@ -38,24 +60,13 @@ class KmerToken(nn.Module):
         self.k = k
         column, self.n_columns = canonical_columns(k)
         self.register_buffer("column", column, persistent=False)
-        self.register_buffer("place", 4 ** torch.arange(k - 1, -1, -1), persistent=False)
         self.norm = nn.BatchNorm1d(self.n_columns, affine=False)
         self.dropout = nn.Dropout(dropout)
         self.project = nn.Linear(self.n_columns, d_model)
 
     def spectrum(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (B, L) uint8/long -> k-mer frequencies (B, n_columns), rows sum to <= 1."""
-        c = codes.long()
-        b, length = c.shape
-        if length < self.k:
-            return torch.zeros(b, self.n_columns, device=c.device)
-        windows = c.unfold(1, self.k, 1)                          # (B, L-k+1, k)
-        valid = (windows < 4).all(-1)                             # (B, L-k+1)
-        index = (windows.clamp(max=3) * self.place).sum(-1)       # (B, L-k+1)
-        cols = torch.where(valid, self.column[index], torch.zeros_like(index))
-        counts = torch.zeros(b, self.n_columns, device=c.device)
-        counts.scatter_add_(1, cols, valid.float())
-        return counts / valid.sum(1, keepdim=True).clamp(min=1)
+        return kmer_spectrum(codes, self.k, self.column, self.n_columns)
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         x = self.spectrum(codes) * self.n_columns                 # mean 1 per column

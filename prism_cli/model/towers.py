@@ -42,8 +42,8 @@ class ResidualDilatedBlock(nn.Module):
 
 
 class SequenceTower(nn.Module):
-    """One element type's tower.  forward(codes (B, L) uint8) -> tokens (B, T, d_model),
-    T = cfg.tokens_per_element.
+    """One element type's tower.  forward(codes (B, L) uint8) -> tokens (B, n_tok, d_model),
+    n_tok = cfg.tokens_per_element.
 
     Also accepts a one-hot float tensor (B, 4, L).  N bases (code 4) are all-zero columns.
     """
