@@ -33,11 +33,11 @@ echo "== 5. adapt to CELL5 from its 64 support pairs"
 prism adapt -m run -s support_CELL5.bedpe -g world/genome.fa -c CELL5
 
 echo "== 6. score CELL5's chr4 pairs: adapted environment, and zero-shot for comparison"
-prism score query_CELL5.bedpe -m run -g world/genome.fa -c CELL5 -o scored_CELL5.bedpe
-prism score query_CELL5.bedpe -m run -g world/genome.fa --zero-shot -o scored_zero_shot.bedpe
+prism score -p query_CELL5.bedpe -m run -g world/genome.fa -c CELL5 -o scored_CELL5.bedpe
+prism score -p query_CELL5.bedpe -m run -g world/genome.fa --zero-shot -o scored_zero_shot.bedpe
 
 echo "== 7. evaluate"
-prism evaluate scored_CELL5.bedpe --plot curves_CELL5.png -o metrics_CELL5.tsv
-prism evaluate scored_zero_shot.bedpe -o metrics_zero_shot.tsv
+prism evaluate -p scored_CELL5.bedpe --plot curves_CELL5.png -o metrics_CELL5.tsv
+prism evaluate -p scored_zero_shot.bedpe -o metrics_zero_shot.tsv
 echo "== the simulator's reference scores for CELL5 (oracle = true p) were printed in step 1"
 echo "done: see $OUT/"

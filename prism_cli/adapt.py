@@ -1,14 +1,19 @@
 """Adapting a trained PRISM model to an unseen cell line from a small support set.
 
-The data flow is training's (DESIGN §2): support pairs -> towers -> z_I -> (U_I, z_F) ->
-student over many random support episodes of the sizes used in training -> pi_S. The
-environment registered for the cell is the mean pi_S over those episodes; its spread
-across episodes is the confidence signal.
+The data flow is training's (DESIGN §2): support pairs -> element features/towers -> z_I ->
+(U_I, z_F) -> the student's amortised guess pi_S, refined to the MAP of the support labels'
+likelihood under the frozen U_I and R with a prior from the training cells' teacher
+environments (model/posterior.py) -- the function training episodes and validation call.
+The registered environment is that estimate; its Laplace sd and the spread of the
+estimates from random sub-supports of the training sizes are the confidence signals.
 
 The decision threshold is chosen by cross-fitting on the support set only: the support is
 split into k stratified folds, each fold is predicted with an environment estimated from
 the other folds, and the threshold maximising F1 on these out-of-fold predictions is kept.
 No pair that will later be scored takes part.
+
+``support_curve`` measures, by the same cross-fitting, how AUPR on the cell's own held-out
+labelled pairs grows with the support size: whether more labels are worth collecting.
 """
 
 from __future__ import annotations
@@ -47,11 +52,13 @@ def check_support(y: np.ndarray, path: str) -> None:
                          f"{MIN_PER_CLASS} of each class (16-64 or more recommended)", path)
 
 
-def support_outputs(model, ds, order: np.ndarray) -> dict:
-    """z_F, U (and y) of the support pairs, in canonical order, through the inference path."""
+def support_outputs(model, ds, order: np.ndarray, inputs=None) -> dict:
+    """z_F, U (and y) of the support pairs, in canonical order, through the inference path.
+    inputs : (enhancer, promoter) ElementInputs of ``ds`` (default: its codes)."""
     pairs = ds.pairs.iloc[order]
-    enh = inference.ElementCache.build(model, ds.enhancers, pairs["enh_idx"].to_numpy(), "enhancer")
-    prom = inference.ElementCache.build(model, ds.promoters, pairs["prom_idx"].to_numpy(),
+    enh_in, prom_in = inputs if inputs is not None else (ds.enhancers, ds.promoters)
+    enh = inference.ElementCache.build(model, enh_in, pairs["enh_idx"].to_numpy(), "enhancer")
+    prom = inference.ElementCache.build(model, prom_in, pairs["prom_idx"].to_numpy(),
                                         "promoter")
     log_d = np.log10(np.maximum(pairs["distance"].to_numpy(), 1)).astype(np.float32)
     out = inference.pair_outputs(model, enh, prom, pairs["enh_idx"].to_numpy(),
@@ -82,8 +89,7 @@ def cross_fit_threshold(model, support: dict, sizes, n_episodes: int, seed: int,
         train_rows = np.concatenate([labelled[fold != f], np.flatnonzero(y < 0)])
         test_rows = labelled[fold == f]
         pi, _, _ = inference.estimate_environment(
-            model, _subset(support, train_rows), sizes, n_episodes,
-            np.random.default_rng(seed + 1 + f))
+            model, _subset(support, train_rows), sizes, 0, np.random.default_rng(seed + 1 + f))
         p = inference.predict(model, support["U"][test_rows], support["z_F"][test_rows], pi)["p"]
         oof[fold == f] = p.numpy()
     threshold, at = best_f1_threshold(yl, oof)
@@ -114,11 +120,13 @@ def nearest_cells(model, pi: torch.Tensor, cells: list[str], top: int = 3) -> li
 
 
 def adapt_cell(model, ds, sizes, n_episodes: int = 64, seed: int = 0, folds: int = 5,
-               cells: list[str] | None = None, path: str = "support") -> dict:
+               cells: list[str] | None = None, path: str = "support", inputs=None,
+               curve: bool = False) -> dict:
     """Estimate a cell environment from the support pairs of ``ds`` (one cell).
 
-    Returns the record ``prism adapt`` registers: pi (K,), pi_sd (K,), threshold,
-    cross-fit metrics, spread, support counts, nearest training cells.
+    Returns the record ``prism adapt`` registers: pi (K,), pi_sd (K,) (Laplace),
+    threshold, cross-fit metrics, spread over sub-supports, support counts, nearest
+    training cells, and with ``curve`` the support-size curve (:func:`support_curve`).
     """
     if not model.has_environment:
         raise InputError("this model has no cell environment (arch crossattn); adapt needs a "
@@ -126,7 +134,7 @@ def adapt_cell(model, ds, sizes, n_episodes: int = 64, seed: int = 0, folds: int
     order = canonical_order(ds.pairs)
     y_all = ds.pairs["label"].to_numpy()[order]
     check_support(y_all, path)
-    support = support_outputs(model, ds, order)
+    support = support_outputs(model, ds, order, inputs)
     pi, pi_sd, pis = inference.estimate_environment(model, support, sizes, n_episodes,
                                                     np.random.default_rng(seed))
     # spread: how much a support pair's probability moves with the episode drawn
@@ -141,6 +149,7 @@ def adapt_cell(model, ds, sizes, n_episodes: int = 64, seed: int = 0, folds: int
         "threshold": fit["threshold"],
         "cross_fit": fit,
         "spread": {"pi_sd_mean": float(pi_sd.mean()),
+                   "pi_sd_resample": float(pis.std(0, unbiased=False).mean()),
                    "p_sd_mean": float(per_episode.std(0, unbiased=False).mean()),
                    "episodes": int(n_episodes)},
         "support": {"pairs": int(len(y)), "labelled": int(lab.sum()),
@@ -154,6 +163,55 @@ def adapt_cell(model, ds, sizes, n_episodes: int = 64, seed: int = 0, folds: int
     }
     if cells:
         record["nearest_cells"] = nearest_cells(model, pi, cells)
+    if curve:
+        record["support_curve"] = support_curve(model, support, seed=seed)
     if not math.isfinite(record["threshold"]):
         record["threshold"] = 0.5
     return record
+
+
+CURVE_SIZES = (0, 8, 16, 32, 64, 128, 256)
+
+
+def support_curve(model, support: dict, sizes=CURVE_SIZES, repeats: int = 5, seed: int = 0
+                  ) -> list[dict]:
+    """AUPR/AUROC on held-out labelled support pairs against the support size.
+
+    The labelled pairs are split into two stratified halves; supports of each size are
+    drawn (``repeats`` times, both classes present) from one half and the other half is
+    scored, then the halves swap.  Size 0 is the prior mean environment (what the model
+    assumes of a cell it knows nothing about).  A size larger than a half is skipped.
+    Returns one dict per size: size, aupr, aupr_sd, auroc, auroc_sd, prevalence, draws.
+    """
+    y = support["y"].numpy()
+    labelled = np.flatnonzero(y >= 0)
+    rng = np.random.default_rng(seed)
+    half = np.empty(len(labelled), dtype=np.int64)
+    for cls in (0, 1):
+        where = np.flatnonzero(y[labelled] == cls)
+        half[rng.permutation(where)] = np.arange(len(where)) % 2
+    prior = inference.mean_environment(model)
+    rows = []
+    for size in sizes:
+        scores = []
+        for h in (0, 1):
+            pool, test = labelled[half == h], labelled[half != h]
+            if size > len(pool) or len(np.unique(y[test])) < 2:
+                continue
+            for r in range(repeats if size else 1):
+                if size == 0:
+                    pi = prior
+                else:
+                    pick = pool[inference.draw_support(y[pool], size, rng)]
+                    pi, _, _ = inference.estimate_environment(model, _subset(support, pick),
+                                                              size, 0)
+                p = inference.predict(model, support["U"][test], support["z_F"][test], pi)["p"]
+                scores.append((aupr(y[test], p.numpy()), auroc(y[test], p.numpy())))
+        if not scores:
+            continue
+        a = np.array(scores)
+        rows.append({"size": int(size), "aupr": float(a[:, 0].mean()),
+                     "aupr_sd": float(a[:, 0].std()), "auroc": float(a[:, 1].mean()),
+                     "auroc_sd": float(a[:, 1].std()),
+                     "prevalence": float((y[labelled] == 1).mean()), "draws": len(a)})
+    return rows

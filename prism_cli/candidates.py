@@ -42,12 +42,12 @@ def iter_candidates(enhancers, promoters, max_distance: int, genome=None,
     most ``max_distance`` bp apart. bedtools ``window -w D`` finds the pairs whose edges are
     within D (a superset); the centre-distance filter then makes the rule exact.
     """
-    import pybedtools
-
     with tempfile.TemporaryDirectory(prefix="prism-cand-") as tmp:
         tmp = Path(tmp)
         _normalised_bed(enhancers, genome, tmp / "e.bed")
         _normalised_bed(promoters, genome, tmp / "p.bed")
+        import pybedtools  # only once both inputs are known to be good
+
         hits = pybedtools.BedTool(str(tmp / "e.bed")).window(
             pybedtools.BedTool(str(tmp / "p.bed")), w=int(max_distance),
             output=str(tmp / "hits.tsv"))

@@ -143,6 +143,10 @@ def load_checkpoint(path: str | Path, device=None):
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as err:
         raise InputError(f"unreadable safetensors checkpoint ({err})", str(weights)) from None
+    bad = [k for k, t in state.items() if t.is_floating_point() and not t.isfinite().all()]
+    if bad:  # a diverged run or a damaged file: every prediction would be nan
+        raise InputError(f"checkpoint holds non-finite weights (NaN/Inf) in {len(bad)} "
+                         f"tensor(s), e.g. {bad[0]}", str(weights))
     model = build_model(cfg)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)

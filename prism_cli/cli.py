@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "adapt": ("adapt", "Register an unseen cell line from a small labelled support BEDPE."),
     "score": ("score", "Score candidate pairs -> scored BEDPE (+ JSON provenance)."),
     "evaluate": ("evaluate", "Metrics and PR/ROC curves of a scored BEDPE with labels."),
+    "motifs": ("motifs", "Motifs a model reads (MEME, JASPAR matches, effects on U_I and R)."),
 }
 
 
@@ -66,7 +67,15 @@ def main() -> None:
     unseen cell lines from a few labelled pairs.
 
     Typical flow: simulate/candidates -> extract -> train -> adapt -> score -> evaluate.
+
+    An option is spelled the same in every command (-g/--fasta, -p/--pairs, -o/--out,
+    --device, --threads, --seed, --force, -v/--verbose, -q/--quiet), and '-' is standard
+    input or output for BED/BEDPE, e.g.
+    `prism candidates ... -o - | prism score -p - ... -o scored.bedpe`.
     """
+    from .io.atomic import install_signal_cleanup
+
+    install_signal_cleanup()  # SIGTERM/SIGHUP: remove temporaries on the way out
 
 
 if __name__ == "__main__":  # pragma: no cover

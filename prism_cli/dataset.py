@@ -32,18 +32,30 @@ class PairDataset:
         if not mf.exists():
             raise InputError("not a PRISM dataset (no manifest.json); make one with "
                              "`prism extract`", str(root))
-        self.manifest = json.loads(mf.read_text())
-        if self.manifest.get("format") != FORMAT:
+        try:
+            self.manifest = json.loads(mf.read_text())
+        except json.JSONDecodeError as err:
+            raise InputError(f"manifest is not valid JSON ({err.msg}); re-run `prism extract`",
+                             str(mf), err.lineno) from None
+        except (UnicodeDecodeError, OSError) as err:
+            raise InputError(f"unreadable manifest ({type(err).__name__}); re-run "
+                             "`prism extract`", str(mf)) from None
+        if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
             raise InputError("manifest.json is not a PRISM dataset manifest", str(mf))
-        self.enhancer_length = int(self.manifest["enhancer_length"])
-        self.promoter_length = int(self.manifest["promoter_length"])
-        self.enhancers = self._memmap("enhancers.u8", self.manifest["n_enhancers"],
-                                      self.enhancer_length)
-        self.promoters = self._memmap("promoters.u8", self.manifest["n_promoters"],
-                                      self.promoter_length)
-        self.pairs = pd.read_csv(self.root / "pairs.tsv", sep="\t", dtype=PAIR_DTYPES,
-                                 keep_default_na=False)
-        self.pairs["label"] = self.pairs["label"].astype(np.int8)
+        try:
+            self.enhancer_length = int(self.manifest["enhancer_length"])
+            self.promoter_length = int(self.manifest["promoter_length"])
+            self.enhancers = self._memmap("enhancers.u8", self.manifest["n_enhancers"],
+                                          self.enhancer_length)
+            self.promoters = self._memmap("promoters.u8", self.manifest["n_promoters"],
+                                          self.promoter_length)
+            self.pairs = pd.read_csv(self.root / "pairs.tsv", sep="\t", dtype=PAIR_DTYPES,
+                                     keep_default_na=False)
+            self.pairs["label"] = self.pairs["label"].astype(np.int8)
+        except (KeyError, TypeError, ValueError, OSError, pd.errors.ParserError) as err:
+            what = f"missing {err}" if isinstance(err, KeyError) else str(err).splitlines()[0]
+            raise InputError(f"damaged dataset ({what}); re-run `prism extract`",
+                             str(root)) from None
 
     def _memmap(self, name: str, n: int, length: int) -> np.ndarray:
         path = self.root / name

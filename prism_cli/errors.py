@@ -13,3 +13,13 @@ class InputError(click.ClickException):
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
         super().__init__(where + message)
+
+
+def require_files(*checks: tuple[str | None, str]) -> None:
+    """Fail fast, before heavy imports, on a missing input: ``(path, "BED")`` pairs
+    (None paths skipped); the messages are those the readers give."""
+    import os
+
+    for path, kind in checks:
+        if path is not None and str(path) != "-" and not os.path.exists(path):
+            raise InputError(f"{kind} file not found" if kind else "no such file", str(path))

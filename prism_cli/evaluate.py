@@ -149,6 +149,8 @@ def group_metrics(y: np.ndarray, s: np.ndarray, threshold=None, excluded: int = 
         at = confusion_at(y, s, threshold)
         out.update(precision_at_t=at["precision"], recall_at_t=at["recall"], f1_at_t=at["f1"])
     t_best, best = best_f1_threshold(y, s)
+    if n_pos in (0, n):  # one class: no F1-optimal threshold (the warning says nan)
+        t_best, best = math.nan, {"precision": math.nan, "recall": math.nan, "f1": math.nan}
     out.update(best_f1_threshold=t_best, precision_at_best=best["precision"],
                recall_at_best=best["recall"], best_f1=best["f1"])
     return out
@@ -231,6 +233,8 @@ def load_thresholds(path: str | Path) -> dict[str, float]:
         raise InputError("no such file", str(path)) from None
     except json.JSONDecodeError as err:
         raise InputError(f"not valid JSON ({err.msg})", str(path), err.lineno) from None
+    except (UnicodeDecodeError, IsADirectoryError):
+        raise InputError("not a JSON text file", str(path)) from None
     if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
         data = data["thresholds"]
     if not isinstance(data, dict):

@@ -5,15 +5,17 @@
     2. pair_outputs(model, enh_cache, prom_cache, enh_idx, prom_idx, log_distance)
          -> {"z_I", "U", "z_F"} per pair, computed in chunks from cached tokens
     3. estimate_environment(model, support outputs + labels, sizes, n_episodes, rng)
-         -> pi_mean, pi_sd, per-episode pis (the student run over many support episodes
-            of the sizes used in training)
+         -> pi, pi_sd, pis: the student's guess refined to the MAP of the support labels'
+            likelihood (model/posterior.py), its Laplace sd, and the estimates of random
+            sub-supports of the training sizes
     4. predict(model, U, z_F, pi) -> {"p", "R", "logit"}
 
 Environments at prediction time:
 
 * unseen cell, support given:  pi = estimate_environment(...)[0]            ("student")
 * known training cell:          pi = teacher_pi(model, cell index)           ("teacher")
-* known cell + support:         pi = fuse_environments(pi_T, pi_S, n)        ("fused")
+* known cell + support:         pi = estimate_environment(..., prior_cell=c)  ("fused":
+  the same posterior with the cell's teacher environment as its prior)
 * no cell, no support:          pi = None -> p = sigmoid(U_I / T), R = 0     ("zero-shot",
   U-only: it ignores every environment, so its probabilities are not calibrated to any
   cell; ``mean_environment(model)`` gives the average training environment instead).
@@ -30,7 +32,6 @@ import math
 import numpy as np
 import torch
 
-from .model.environment import env_from_logits
 
 
 def resolve_device(name: str | None = "auto") -> torch.device:
@@ -168,15 +169,22 @@ def draw_support(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.
 
 
 def estimate_environment(model, support: dict, sizes=(8, 256), n_episodes: int = 32,
-                         generator: np.random.Generator | None = None):
-    """Run the student over many random support episodes of one cell.
+                         generator: np.random.Generator | None = None,
+                         prior_cell: int | None = None):
+    """The environment of one cell from its support set.
 
     support : {"z_F": (n, d_f), "U": (n,), "y": (n,) int (1/0, -1 = unlabelled)}
-    sizes   : (lo, hi) support-size range of training (log-uniform), or one int
-    Returns (pi_mean (K,), pi_sd (K,), pis (n_episodes, K)) as CPU float32 tensors.
-    pi_mean is the environment to use; pi_sd says how much it depends on which pairs
-    were in the support.
+    The estimate is ``model.support_environment`` on the whole support: the student's
+    amortised guess refined to the MAP of the support labels' likelihood, with the prior
+    built from the training cells' teacher environments (or, with ``prior_cell``, that
+    training cell's own: a known cell with extra support).
+    Returns (pi (K,), pi_sd (K,), pis (n_episodes, K)) as CPU float32 tensors: pi_sd is the
+    Laplace (posterior curvature) sd of pi; pis are the estimates from ``n_episodes``
+    random sub-supports of the training support sizes ``sizes`` (their spread says how
+    much the estimate depends on which pairs were in the support; 0 episodes: empty).
     """
+    from .model.posterior import pi_sd_from_cov
+
     if not model.has_environment:
         raise ValueError("this model has no cell environment (arch crossattn)")
     rng = generator if generator is not None else np.random.default_rng(0)
@@ -184,24 +192,34 @@ def estimate_environment(model, support: dict, sizes=(8, 256), n_episodes: int =
     n = len(y)
     if n == 0:
         raise ValueError("empty support set")
-    sizes_e = sample_support_sizes(n, sizes, n_episodes, rng)
-    width = int(sizes_e.max())
-    rows = np.zeros((n_episodes, width), dtype=np.int64)
-    mask = np.zeros((n_episodes, width), dtype=bool)
-    for e, s in enumerate(sizes_e):
-        pick = draw_support(y, int(s), rng)
-        rows[e, :len(pick)] = pick
-        mask[e, :len(pick)] = True
     device = _device_of(model)
-    rows_t = torch.from_numpy(rows)
-    z_f = torch.as_tensor(support["z_F"]).float()[rows_t].to(device)
-    u = torch.as_tensor(support["U"]).float()[rows_t].to(device)
-    y_t = torch.from_numpy(y)[rows_t].to(device)
+    z_f_all = torch.as_tensor(support["z_F"]).float().to(device)
+    u_all = torch.as_tensor(support["U"]).float().to(device)
+    y_all = torch.from_numpy(y).to(device)
     with evaluating(model):
-        pis = model.student_environment(z_f, u, y_t, torch.from_numpy(mask).to(device))
-    pis = pis.float().cpu()
-    sd = pis.std(0, unbiased=False) if n_episodes > 1 else torch.zeros_like(pis[0])
-    return pis.mean(0), sd, pis
+        full = model.support_environment(z_f_all[None], u_all[None], y_all[None],
+                                         torch.ones(1, n, dtype=torch.bool, device=device),
+                                         prior_cell=prior_cell)
+        pi = full["pi"][0].float().cpu()
+        if "cov_theta" in full:
+            sd = pi_sd_from_cov(full["theta"], full["cov_theta"], model.cfg.prototype_map)[0]
+        else:
+            sd = torch.zeros_like(full["pi"][0])
+        pis = torch.zeros(0, pi.shape[0])
+        if n_episodes > 0:
+            sizes_e = sample_support_sizes(n, sizes, n_episodes, rng)
+            width = int(sizes_e.max())
+            rows = np.zeros((n_episodes, width), dtype=np.int64)
+            mask = np.zeros((n_episodes, width), dtype=bool)
+            for e, s in enumerate(sizes_e):
+                pick = draw_support(y, int(s), rng)
+                rows[e, :len(pick)] = pick
+                mask[e, :len(pick)] = True
+            rows_t = torch.from_numpy(rows).to(device)
+            pis = model.support_environment(z_f_all[rows_t], u_all[rows_t], y_all[rows_t],
+                                            torch.from_numpy(mask).to(device),
+                                            prior_cell=prior_cell)["pi"].float().cpu()
+    return pi, sd.float().cpu(), pis
 
 
 def teacher_pi(model, cell_index: int) -> torch.Tensor:
@@ -215,23 +233,6 @@ def mean_environment(model) -> torch.Tensor:
     """Average of the training cells' teacher environments, (K,)."""
     with evaluating(model):
         return model.mean_teacher_environment().float().cpu()
-
-
-def fuse_environments(pi_teacher: torch.Tensor, pi_student: torch.Tensor, n_support: int,
-                      prior_strength: float = 64.0, prototype_map: bool = True
-                      ) -> torch.Tensor:
-    """Known cell + support set: a weighted geometric mean of the two environments,
-
-        pi = softmax((1 - a) log pi_T + a log pi_S),  a = n / (n + prior_strength),
-
-    so a small support nudges the teacher and a large one dominates it.  With the scalar
-    ablation (no prototype map) the raw scalars are averaged with the same weight."""
-    a = n_support / (n_support + prior_strength)
-    if not prototype_map:
-        return (1 - a) * pi_teacher + a * pi_student
-    logits = (1 - a) * torch.log(pi_teacher.clamp_min(1e-8)) + \
-        a * torch.log(pi_student.clamp_min(1e-8))
-    return env_from_logits(logits, True)
 
 
 def predict(model, u, z_f, pi=None, chunk_size: int = 65536) -> dict[str, torch.Tensor]:

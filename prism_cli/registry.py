@@ -57,13 +57,29 @@ def load_adapted(registry: Path, name: str) -> dict | None:
         record = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"adapted-cell record is not JSON ({err})", str(path)) from None
-    if record.get("format") != RECORD_FORMAT:
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
         raise InputError("not a PRISM adapted-cell record", str(path))
     return record
 
 
 def list_adapted(registry: Path) -> list[str]:
     return sorted(p.stem for p in registry.glob("*.json")) if registry.is_dir() else []
+
+
+def unknown_cell(name: str, training: list[str], registry: Path, where: str | None = None,
+                 line: int | None = None) -> InputError:
+    """The error for a cell that is neither a training cell nor registered by adapt."""
+    adapted = list_adapted(registry)
+    return InputError(f"unknown cell '{name}': training cells {', '.join(training) or 'none'}; "
+                      f"adapted cells ({registry}) {', '.join(adapted) or 'none'} (register "
+                      "it with `prism adapt`, or score without a cell with --zero-shot)",
+                      where, line)
+
+
+def is_known_cell(name: str, training: list[str], registry: Path) -> bool:
+    if name in training:
+        return True
+    return bool(_NAME.match(name or "")) and adapted_path(registry, name).exists()
 
 
 def save_adapted(registry: Path, name: str, record: dict, force: bool = False) -> Path:

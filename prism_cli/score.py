@@ -6,8 +6,9 @@ For each chromosome: the unique enhancers and promoters of its pairs are encoded
 elements and one chunk of pairs, whatever the number of pairs.
 
 Environments (DESIGN §2): a training cell uses its teacher environment pi_T; a cell
-registered by ``prism adapt`` uses its student environment; anything else is zero-shot:
-p = sigmoid(U_I / T) with R = 0, written with cell ``zero-shot``.
+registered by ``prism adapt`` uses its student environment; zero-shot (asked for by
+name, ``--zero-shot``) is p = sigmoid(U_I / T) with R = 0, written with cell ``zero-shot``;
+any other name is an error.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ class Environment:
 
 def resolve_environment(model, meta: dict, cells: list[str], registry, name: str | None
                         ) -> Environment:
-    """The environment of cell ``name`` (None or '.' -> zero-shot)."""
-    if name in (None, ".", "", ZERO_SHOT) or not model.has_environment:
+    """The environment of cell ``name``: a training cell (teacher), an adapted cell
+    (student), or ``ZERO_SHOT``; any other name (a typo, None, '.') is an InputError
+    naming the known cells, never a silent zero-shot."""
+    if name == ZERO_SHOT or not model.has_environment:
         return Environment(name or ZERO_SHOT, ZERO_SHOT if model.has_environment else "none",
                            None)
     if name in cells:
@@ -50,26 +53,50 @@ def resolve_environment(model, meta: dict, cells: list[str], registry, name: str
     record = load_adapted(registry, name)
     if record is not None:
         return Environment(name, "student", torch.tensor(record["pi"]), record.get("threshold"))
-    return Environment(ZERO_SHOT, ZERO_SHOT, None)
+    from .registry import unknown_cell
+
+    raise unknown_cell("." if name in (None, "") else name, cells, registry)
+
+
+def support_environment(model, cells: list[str], cell: str, ds, inputs, path: str
+                        ) -> Environment:
+    """``score --cell CELL --support FILE``: the environment the support pairs of ``ds``
+    (one cell, labelled) imply, estimated as ``adapt`` estimates it.  A training cell's
+    teacher environment is the prior (kind "fused": the posterior of teacher and
+    support); any other cell gets the prior of all training cells (kind "support")."""
+    from .adapt import canonical_order, check_support, support_outputs
+
+    if not model.has_environment:
+        from .errors import InputError
+        raise InputError("--support needs a PRISM model (this one has no cell "
+                         "environment)", path)
+    order = canonical_order(ds.pairs)
+    check_support(ds.pairs["label"].to_numpy()[order], path)
+    support = support_outputs(model, ds, order, inputs)
+    prior = cells.index(cell) if cell in cells else None
+    pi, _, _ = inference.estimate_environment(model, support, 0, 0, prior_cell=prior)
+    return Environment(cell, "fused" if prior is not None else "support", pi)
 
 
 def score_pairs(model, ds, envs: dict[str, Environment], cell_of_row: np.ndarray,
-                chunk_pairs: int = 100_000, progress=None):
+                chunk_pairs: int = 100_000, progress=None, inputs=None):
     """Yield DataFrame chunks: the input pair columns + prob, U_I, R, cell.
 
     cell_of_row : array of str, shape=(n_pairs,), the key into ``envs`` for each pair.
+    inputs : (enhancer, promoter) ElementInputs of ``ds`` (default: its codes).
     progress(n) is called with the number of pairs done after each chunk.
     """
     pairs = ds.pairs
     labelled = bool((pairs["label"] >= 0).any())  # one decision for every chunk
     chroms = pairs["chrom1"].to_numpy()
     done = 0
+    enh_in, prom_in = inputs if inputs is not None else (ds.enhancers, ds.promoters)
     for chrom in pd.unique(chroms):
         rows = np.flatnonzero(chroms == chrom)
         sub = pairs.iloc[rows]
-        enh = inference.ElementCache.build(model, ds.enhancers, sub["enh_idx"].to_numpy(),
+        enh = inference.ElementCache.build(model, enh_in, sub["enh_idx"].to_numpy(),
                                            "enhancer")
-        prom = inference.ElementCache.build(model, ds.promoters, sub["prom_idx"].to_numpy(),
+        prom = inference.ElementCache.build(model, prom_in, sub["prom_idx"].to_numpy(),
                                             "promoter")
         for s in range(0, len(rows), chunk_pairs):
             part = sub.iloc[s:s + chunk_pairs]

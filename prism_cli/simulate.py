@@ -20,8 +20,9 @@ The world follows the energy model of DESIGN §1:
   disjoint elements, so memorising elements cannot transfer to a held-out chromosome.
 
 ``simulate(config)`` builds the world in memory, ``write_world(world, folder)`` writes it,
-``reference_scores(world)`` scores the oracle and the two references per cell.
-No click here; the command lives in ``prism_cli/commands/simulate.py``.
+``reference_scores(world)`` scores the oracle and the references per cell (they live in
+``prism_cli/sim_references.py``). No click here; the command lives in
+``prism_cli/commands/simulate.py``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ import pandas as pd
 from . import __version__
 from .encode import decode, reverse_complement
 from .errors import InputError
-from .metrics import aupr, auroc
 
 ACGT = np.frombuffer(b"ACGTN", dtype=np.uint8)
 _IUPAC = {
@@ -650,31 +650,25 @@ def row_scores(world: World) -> pd.DataFrame:
     })
 
 
-REFERENCES = {"oracle": "p", "mean_env": "mean_env", "U": "U"}
-
-
 def reference_scores(world: World) -> list[dict]:
-    """Per cell (then 'mean'): pairs, positives, prevalence, AUPR/AUROC of the oracle p,
-    the mean-environment reference, U alone and distance alone (-log distance)."""
-    scores = row_scores(world)
-    y = world.rows["label"].to_numpy()
-    cell = world.rows["cell"].to_numpy()
-    table = []
-    for c, name in enumerate(world.cell_names):
-        sel = cell == c
-        row = {"cell": name, "pairs": int(sel.sum()), "positives": int(y[sel].sum()),
-               "prevalence": float(y[sel].mean()) if sel.any() else math.nan}
-        for ref, col in {**REFERENCES, "distance": "distance"}.items():
-            s = scores[col].to_numpy()[sel]
-            s = -s if ref == "distance" else s
-            row[f"{ref}_aupr"], row[f"{ref}_auroc"] = aupr(y[sel], s), auroc(y[sel], s)
-        table.append(row)
-    mean = {"cell": "mean", "pairs": int(len(y)), "positives": int(y.sum()),
-            "prevalence": float(np.nanmean([r["prevalence"] for r in table]))}
-    for key in table[0]:
-        if key.endswith(("_aupr", "_auroc")):
-            mean[key] = float(np.nanmean([r[key] for r in table]))
-    return table + [mean]
+    """Per-cell reference scores; see prism_cli.sim_references.reference_scores."""
+    from .sim_references import reference_scores as scores
+
+    return scores(world)
+
+
+def element_feature_table(world: World) -> pd.DataFrame:
+    """The true motif counts as PRISM's element-feature table (`table:` source).
+
+    One row per element in world.elements order (chromosome order, then start):
+    columns chrom start end name (the element's BED coordinates, 0-based half-open),
+    then one integer column per planted motif (C01.., E01..) = world.counts.
+    """
+    el = world.elements
+    out = el[["chrom", "start", "end", "name"]].reset_index(drop=True)
+    counts = pd.DataFrame(np.asarray(world.counts, np.int64),
+                          columns=[m.name for m in world.motifs])
+    return pd.concat([out, counts], axis=1)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -710,8 +704,12 @@ def _jsonable(obj):
 
 def write_world(world: World, folder: str | Path, references: list[dict] | None = None) -> None:
     """Write genome.fa(.fai), enhancers.bed, promoters.bed, pairs.bedpe, truth.tsv,
-    motif_sites.bed and params.json into an existing, empty folder."""
+    motif_sites.bed, element_features.tsv and params.json into an existing, empty folder.
+
+    references : the output of reference_scores(world), computed here when None."""
     import pysam
+
+    from .sim_references import reference_notes
 
     folder = Path(folder)
     cfg = world.config
@@ -755,6 +753,8 @@ def write_world(world: World, folder: str | Path, references: list[dict] | None 
     sites = sites[["chrom", "start", "end", "motif", "score", "strand", "element", "sequence"]]
     sites.rename(columns={"chrom": "#chrom"}).to_csv(
         folder / "motif_sites.bed", sep="\t", index=False, lineterminator="\n")
+    element_feature_table(world).rename(columns={"chrom": "#chrom"}).to_csv(
+        folder / "element_features.tsv", sep="\t", index=False, lineterminator="\n")
 
     refs = references if references is not None else reference_scores(world)
     params = {
@@ -783,6 +783,7 @@ def write_world(world: World, folder: str | Path, references: list[dict] | None 
             **world.truth,
         },
         "references": refs,
+        "reference_notes": reference_notes(world),
     }
     with open(folder / "params.json", "w") as fh:
         json.dump(_jsonable(params), fh, indent=1)

@@ -22,7 +22,9 @@ TINY_MODEL = {"channels": 16, "motif_width": 9, "pool": 4, "dilations": [], "n_t
               "student_hidden": 16, "dropout": 0.0}
 TINY_TRAIN = {"batch_episodes": 4, "support_min": 4, "support_max": 32, "query_size": 32,
               "val_episodes": 4, "val_support_pool": 64, "log_every": 1, "warmup_steps": 2,
-              "max_shift": 2, "pretrain_steps": 0}
+              "max_shift": 2, "pretrain_steps": 0,
+              # label-free motif discovery (the default features), cut to test size
+              "discover_motifs": 8, "discover_steps": 150, "discover_max_elements": 1000}
 
 
 def simulated_dataset(tmp_path_factory, pairs: int = 3000, length: int = 200,
@@ -33,8 +35,8 @@ def simulated_dataset(tmp_path_factory, pairs: int = 3000, length: int = 200,
         return _CACHE[key]
     root = tmp_path_factory.mktemp(f"world{pairs}_{length}_{seed}")
     runner = CliRunner()
-    res = runner.invoke(main, ["simulate", "-o", str(root / "sim"), "--cells", "3",
-                               "--genome-size", "600000", "--pairs", str(pairs),
+    res = runner.invoke(main, ["simulate", "-o", str(root / "sim"), "--n-cells", "3",
+                               "--genome-size", "600000", "--n-pairs", str(pairs),
                                "--seed", str(seed)])
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["extract", "--fasta", str(root / "sim" / "genome.fa"),

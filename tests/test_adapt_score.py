@@ -99,7 +99,7 @@ def test_adapt_errors(world, tmp_path):
 
 
 def score_args(w, out, *extra):
-    return ["score", w / "pairs.bedpe", "-m", w / "model", "-g", w / "g.fa", "--registry",
+    return ["score", "-p", w / "pairs.bedpe", "-m", w / "model", "-g", w / "g.fa", "--registry",
             w / "reg", "-o", out, *extra]
 
 
@@ -140,10 +140,15 @@ def test_score_output_valid_sorted_and_chunk_invariant(world, tmp_path):
 
 def test_score_teacher_zero_shot_and_refusals(world, tmp_path):
     out = tmp_path / "z.bedpe"
+    # a typo is an error naming the known cells, not a silent zero-shot
     res = run(*score_args(world, out, "--cell", "UNSEEN"))
+    assert res.exit_code == 1 and "unknown cell 'UNSEEN'" in res.output
+    assert "training cells A, B" in res.output and not out.exists()
+    res = run(*score_args(world, out, "--zero-shot"))
     assert res.exit_code == 0 and "zero-shot" in res.output
     z = pd.read_csv(out, sep="\t")
     assert (z["cell"] == "zero-shot").all() and (z["R"] == 0).all()
+    assert (z["input_cell"] == "NEW").all()  # the input's own cells are kept
     out_t = tmp_path / "t.bedpe"
     assert run(*score_args(world, out_t, "--cell", "A", "--format", "interact")).exit_code == 0
     t = pd.read_csv(out_t, sep="\t")
@@ -158,13 +163,13 @@ def test_score_teacher_zero_shot_and_refusals(world, tmp_path):
     part.write_text("\n".join([lines[0]] + [ln if i < 5 else ln.rsplit("\t", 1)[0] + "\t."
                                             for i, ln in enumerate(lines[1:])]) + "\n")
     out_p = tmp_path / "p.bedpe"
-    res = run("score", part, "-m", world / "model", "-g", world / "g.fa", "--zero-shot",
+    res = run("score", "-p", part, "-m", world / "model", "-g", world / "g.fa", "--zero-shot",
               "--chunk-pairs", 2, "-o", out_p)
     assert res.exit_code == 0, res.output
     lab = pd.read_csv(out_p, sep="\t")["label"].astype(str)
     assert (lab != ".").sum() == 5 and len(lab) == 120
     bad = tmp_path / "bad.bedpe"
     bad.write_text(HEADER + "chr1\t10\t5\tchr1\t50\t60\tq\t.\t.\t+\tX\t1\n")
-    res = run("score", bad, "-m", world / "model", "-g", world / "g.fa", "-o", tmp_path / "o.bedpe")
+    res = run("score", "-p", bad, "-m", world / "model", "-g", world / "g.fa", "-o", tmp_path / "o.bedpe")
     assert res.exit_code == 1 and "bad.bedpe:2: start1 (10) > end1 (5)" in res.output
     assert not (tmp_path / "o.bedpe").exists() and not (tmp_path / "o.bedpe.json").exists()

@@ -25,8 +25,9 @@ def test_candidates_equal_brute_force(tmp_path):
     prom = _random_bed(tmp_path / "prom.bed", rng, 40, ["chr1", "chr2", "chr10"], strand=True)
     D = 7_000
     out = tmp_path / "c.bedpe"
-    res = CliRunner().invoke(main, ["candidates", "-e", str(tmp_path / "enh.bed"), "-p",
-                                    str(tmp_path / "prom.bed"), "-d", str(D), "-o", str(out)])
+    res = CliRunner().invoke(main, ["candidates", "--enhancers", str(tmp_path / "enh.bed"),
+                                    "--promoters", str(tmp_path / "prom.bed"),
+                                    "--max-distance", str(D), "-o", str(out)])
     assert res.exit_code == 0, res.output
     got = pd.read_csv(out, sep="\t")
     assert got.columns[0] == "#chrom1" and got.columns[-1] == "distance"
@@ -50,8 +51,8 @@ def test_candidates_refuses_overwrite(tmp_path):
     (tmp_path / "p.bed").write_text("chr1\t20\t30\n")
     out = tmp_path / "c.bedpe"
     out.write_text("keep me")
-    args = ["candidates", "-e", str(tmp_path / "e.bed"), "-p", str(tmp_path / "p.bed"),
-            "-d", "100", "-o", str(out)]
+    args = ["candidates", "--enhancers", str(tmp_path / "e.bed"), "--promoters",
+            str(tmp_path / "p.bed"), "--max-distance", "100", "-o", str(out)]
     res = CliRunner().invoke(main, args)
     assert res.exit_code != 0 and "use --force" in res.output and out.read_text() == "keep me"
     assert CliRunner().invoke(main, args + ["--force"]).exit_code == 0

@@ -136,7 +136,7 @@ def test_cli_bad_label_names_file_line_and_writes_nothing(tmp_path):
     labels[4] = "yes"
     path = scored_file(tmp_path, labels=labels)
     out, png = tmp_path / "m.tsv", tmp_path / "c.png"
-    res = CliRunner().invoke(main, ["evaluate", str(path), "-o", str(out), "--plot", str(png)])
+    res = CliRunner().invoke(main, ["evaluate", "-p", str(path), "-o", str(out), "--plot", str(png)])
     assert res.exit_code == 1
     line = 1 + 1 + int(np.flatnonzero(read_scored_bedpe(path)["label"] == "yes")[0])
     assert f"s.bedpe:{line}: label must be 0 or 1" in res.output
@@ -149,7 +149,7 @@ def test_cli_empty_file(tmp_path):
     write_scored_bedpe(pd.DataFrame({c: [] for c in
                                      ["chrom1", "start1", "end1", "chrom2", "start2", "end2",
                                       "prob", "label"]}).astype({"prob": float}), path)
-    res = CliRunner().invoke(main, ["evaluate", str(path)])
+    res = CliRunner().invoke(main, ["evaluate", "-p", str(path)])
     assert res.exit_code == 1 and "no pairs" in res.output
 
 
@@ -157,7 +157,7 @@ def test_cli_smoke_tsv_and_png(tmp_path):
     path = scored_file(tmp_path, thresholds={"K562": 0.5, "GM12878": 0.4})
     out, png = tmp_path / "m.tsv", tmp_path / "c.png"
     runner = CliRunner()
-    res = runner.invoke(main, ["evaluate", str(path), "-o", str(out), "--plot", str(png)])
+    res = runner.invoke(main, ["evaluate", "-p", str(path), "-o", str(out), "--plot", str(png)])
     assert res.exit_code == 0, res.output
     assert "AUPR" in res.output and "K562" in res.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -170,9 +170,9 @@ def test_cli_smoke_tsv_and_png(tmp_path):
                                                  rel=1e-5)
     assert table.loc[0, "threshold"] == 0.4  # from the sidecar
     # refuses to overwrite; --force replaces; --threshold overrides the sidecar
-    res = runner.invoke(main, ["evaluate", str(path), "-o", str(out)])
+    res = runner.invoke(main, ["evaluate", "-p", str(path), "-o", str(out)])
     assert res.exit_code == 1 and "--force" in res.output
-    res = runner.invoke(main, ["evaluate", str(path), "-o", str(out), "--force", "--by", "none",
+    res = runner.invoke(main, ["evaluate", "-p", str(path), "-o", str(out), "--force", "--by", "none",
                                "--threshold", "0.25"])
     assert res.exit_code == 0, res.output
     table = pd.read_csv(out, sep="\t")
@@ -186,10 +186,10 @@ def test_cli_threshold_json_and_missing_by_column(tmp_path):
     tj = tmp_path / "t.json"
     tj.write_text(json.dumps({"K562": 0.6}))
     out = tmp_path / "m.tsv"
-    res = CliRunner().invoke(main, ["evaluate", str(path), "--threshold-json", str(tj),
+    res = CliRunner().invoke(main, ["evaluate", "-p", str(path), "--threshold-json", str(tj),
                                     "-o", str(out)])
     assert res.exit_code == 0, res.output
     table = pd.read_csv(out, sep="\t", na_values=["."]).set_index("cell")
     assert table.loc["K562", "threshold"] == 0.6 and np.isnan(table.loc["GM12878", "threshold"])
-    res = CliRunner().invoke(main, ["evaluate", str(path), "--by", "tissue"])
+    res = CliRunner().invoke(main, ["evaluate", "-p", str(path), "--by", "tissue"])
     assert res.exit_code == 1 and "no column 'tissue' to group by" in res.output

@@ -141,7 +141,13 @@ def test_extract_refuses_existing_output(tmp_path, tiny_fasta):
     res = _run(args)
     assert res.exit_code == 1 and "use --force" in res.output
     assert (tmp_path / "ds" / "mine.txt").read_text() == "precious"
-    assert _run(args + ["--force"]).exit_code == 0
+    # --force replaces only a dataset PRISM wrote, never a folder of the user's files
+    res = _run(args + ["--force"])
+    assert res.exit_code == 1 and "not a folder PRISM wrote" in res.output
+    assert (tmp_path / "ds" / "mine.txt").read_text() == "precious"
+    (tmp_path / "ds" / "mine.txt").unlink()
+    assert _run(args).exit_code == 0  # an empty folder is filled
+    assert _run(args + ["--force"]).exit_code == 0  # a dataset is replaced
     assert json.loads((tmp_path / "ds" / "manifest.json").read_text())["n_pairs"] == 5
 
 
@@ -149,8 +155,8 @@ def test_extract_on_simulated_world_matches_fasta(tmp_path):
     import pysam
 
     sim = tmp_path / "sim"
-    res = _run(["simulate", "-o", str(sim), "--genome-size", "400000", "--chroms", "2",
-                "--cells", "2", "--pairs", "400", "--seed", "2"])
+    res = _run(["simulate", "-o", str(sim), "--genome-size", "400000", "--n-chroms", "2",
+                "--n-cells", "2", "--n-pairs", "400", "--seed", "2"])
     assert res.exit_code == 0, res.output
     out = tmp_path / "ds"
     res = _run(["extract", "-g", str(sim / "genome.fa"), "-p", str(sim / "pairs.bedpe"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -14,12 +15,15 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from prism_cli.cli import main
 from prism_cli.metrics import aupr, auroc
-from prism_cli.simulate import SimConfig, reference_scores, sigmoid, simulate, write_world
+from prism_cli import sim_references
+from prism_cli.sim_references import cross_cell_scores, element_windows, pwm_occupancy
+from prism_cli.simulate import (SimConfig, motif_content, reference_scores, sigmoid, simulate,
+                                write_world)
 
-TINY = ["--genome-size", "200000", "--chroms", "2", "--cells", "3", "--pairs", "1200",
+TINY = ["--genome-size", "200000", "--n-chroms", "2", "--n-cells", "3", "--n-pairs", "1200",
         "--max-distance", "40000"]
 FILES = ["genome.fa", "genome.fa.fai", "enhancers.bed", "promoters.bed", "pairs.bedpe",
-         "truth.tsv", "motif_sites.bed", "params.json"]
+         "truth.tsv", "motif_sites.bed", "element_features.tsv", "params.json"]
 BEDPE_HEADER = ("#chrom1\tstart1\tend1\tchrom2\tstart2\tend2\tname\tscore\tstrand1\tstrand2\t"
                 "cell\tlabel")
 
@@ -34,6 +38,13 @@ def world_dir(tmp_path_factory):
     result = _run(["-o", str(out), "--seed", "3", *TINY])
     assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.fixture(scope="module")
+def tiny_world():
+    """The world of world_dir, in memory (do not modify it: dataclasses.replace)."""
+    return simulate(SimConfig(seed=3, genome_size=200_000, chroms=2, cells=3, pairs=1200,
+                              max_distance=40_000))
 
 
 def _bed(path, names):
@@ -80,7 +91,8 @@ def test_command_writes_every_file_and_prints_table(world_dir):
     assert all(8 <= len(m["consensus"]) <= 12 for m in params["motifs"])
     result = _run(["-o", str(world_dir.parent / "again"), "--seed", "3", *TINY])
     assert result.exit_code == 0
-    for word in ("CELL0", "CELL2", "mean", "oracle", "mean-env", "AUPR", "AUROC"):
+    for word in ("CELL0", "CELL2", "mean", "oracle", "mean-env", "AUPR", "AUROC",
+                 "held-out chr2", "count", "pwm", "dist"):
         assert word in result.output
 
 
@@ -100,15 +112,21 @@ def test_refuses_existing_dir_without_force(tmp_path):
     result = _run(["-o", str(out), *TINY])
     assert result.exit_code != 0 and "exists" in result.output and "--force" in result.output
     assert (out / "keep.txt").read_text() == "mine"
+    # --force replaces only a world PRISM wrote, never a folder of the user's files
     result = _run(["-o", str(out), "--force", *TINY])
+    assert result.exit_code == 1 and "not a folder PRISM wrote" in result.output
+    assert (out / "keep.txt").read_text() == "mine" and not (out / "pairs.bedpe").exists()
+    (out / "keep.txt").unlink()
+    assert _run(["-o", str(out), *TINY]).exit_code == 0  # an empty folder is filled
+    result = _run(["-o", str(out), "--force", *TINY])  # a simulated world is replaced
     assert result.exit_code == 0, result.output
-    assert not (out / "keep.txt").exists() and (out / "pairs.bedpe").is_file()
+    assert (out / "pairs.bedpe").is_file()
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--cells", "1"], "--cells"),
+    (["--n-cells", "1"], "--n-cells"),
     (["--genome-size", "1000"], "--genome-size"),
-    (["--genome-size", "100000", "--chroms", "2", "--pairs", "1000000"], "genome too small"),
+    (["--genome-size", "100000", "--n-chroms", "2", "--n-pairs", "1000000"], "genome too small"),
 ])
 def test_bad_options_fail_cleanly_and_leave_nothing(tmp_path, args, message):
     out = tmp_path / "w"
@@ -204,6 +222,48 @@ def test_bed_and_bedpe_are_well_formed(world_dir):
     truth = pd.read_csv(world_dir / "truth.tsv", sep="\t")
     assert list(truth["name"]) == list(df["name"])
     assert list(truth["cell"]) == list(df["cell"]) and list(truth["label"]) == list(df["label"])
+
+
+def test_element_features_are_the_true_counts_at_the_bed_coordinates(world_dir):
+    params = json.loads((world_dir / "params.json").read_text())
+    motifs = [m["name"] for m in params["motifs"]]
+    lines = (world_dir / "element_features.tsv").read_text().splitlines()
+    assert lines[0] == "\t".join(["#chrom", "start", "end", "name", *motifs])
+    table = pd.read_csv(world_dir / "element_features.tsv", sep="\t").rename(
+        columns={"#chrom": "chrom"})
+    assert all(table[m].dtype.kind == "i" for m in motifs)
+    # one row per element, enhancers and promoters, sorted by chromosome then start,
+    # at exactly the BED coordinates
+    order = {c: i for i, c in enumerate(params["chromosomes"])}
+    beds = pd.concat([_bed(world_dir / f, ELEMENT_COLS) for f in ("enhancers.bed",
+                                                                   "promoters.bed")])
+    beds = beds.assign(o=beds["chrom"].map(order)).sort_values(["o", "start"])
+    assert len(table) == params["n_enhancers"] + params["n_promoters"] == len(beds)
+    for col in ("chrom", "start", "end", "name"):
+        assert list(table[col]) == list(beds[col]), col
+    # the counts are those of motif_sites.bed, element by element (zeros included)
+    sites = pd.read_csv(world_dir / "motif_sites.bed", sep="\t")
+    counts = sites.groupby(["element", "motif"]).size().unstack(fill_value=0)
+    expected = counts.reindex(index=table["name"], columns=motifs, fill_value=0).to_numpy()
+    assert (table[motifs].to_numpy() == expected).all()
+    assert (expected == 0).any() and (expected >= 2).any()
+
+
+def test_element_windows_are_the_extract_windows(world_dir, tiny_world):
+    world = tiny_world
+    fa = pysam.FastaFile(str(world_dir / "genome.fa"))
+    windows = element_windows(world)
+    assert windows.shape == (len(world.elements), 500) and windows.dtype == np.uint8
+    for i, r in enumerate(world.elements.itertuples()):
+        centre = (r.start + r.end) // 2
+        assert "".join("ACGTN"[b] for b in windows[i]) == fa.fetch(
+            r.chrom, centre - 250, centre + 250).upper()
+    # the true PWMs find the planted instances in those windows
+    occupancy = pwm_occupancy(world)
+    assert occupancy.shape == world.counts.shape
+    corr = [np.corrcoef(occupancy[:, j], world.counts[:, j])[0, 1]
+            for j in range(occupancy.shape[1]) if occupancy[:, j].std() > 0]
+    assert np.mean(corr) > 0.4
 
 
 def test_elements_avoid_n_runs_and_each_other(world_dir):
@@ -311,6 +371,50 @@ def test_references_ordered_on_a_default_like_world():
     assert mean["oracle_aupr"] > mean["mean_env_aupr"] + 0.05
     assert mean["mean_env_aupr"] > mean["U_aupr"]
     assert mean["oracle_auroc"] > 0.85
+    # cross-cell references on the held-out last chromosome
+    last = world.elements["chrom_idx"].to_numpy()[
+        world.candidates["enh"].to_numpy()[world.rows["cand"].to_numpy()]] == 2
+    y, cell = world.rows["label"].to_numpy(), world.rows["cell"].to_numpy()
+    assert (cells["test_chrom"] == "chr3").all()
+    assert list(cells["test_pairs"]) == [int((last & (cell == c)).sum()) for c in range(6)]
+    for c in range(6):
+        sel = last & (cell == c)
+        assert cells["test_prevalence"].iloc[c] == pytest.approx(y[sel].mean())
+        assert cells["oracle_test_aupr"].iloc[c] == pytest.approx(
+            aupr(y[sel], world.U[world.rows["cand"].to_numpy()[sel]]
+                 - world.R[world.rows["cand"].to_numpy()[sel], c]))
+    assert (cells["count_lr_aupr"] > cells["test_prevalence"] + 0.1).all()
+    assert mean["count_lr_aupr"] > mean["test_prevalence"] + 0.2
+    assert mean["count_lr_aupr"] > mean["distance_test_aupr"] + 0.1
+    assert mean["oracle_test_aupr"] > mean["count_lr_aupr"]
+    for key in ("count_lr", "pwm_lr", "oracle_test", "distance_test"):
+        for metric in ("aupr", "auroc"):
+            assert refs[f"{key}_{metric}"].between(0, 1).all(), key
+    # with the true counts as "scan", pwm_lr is the very same regression as count_lr
+    same = pd.DataFrame(sim_references.reference_scores(world, occupancy=world.counts))
+    assert np.allclose(same["pwm_lr_aupr"], same["count_lr_aupr"])
+    assert np.allclose(same["count_lr_aupr"], refs["count_lr_aupr"])
+
+
+def test_cross_cell_scores_never_see_the_cell_or_the_test_chromosome(tiny_world):
+    world = tiny_world
+    content = motif_content(world.counts)
+    before = cross_cell_scores(world, content)
+    rows = world.rows
+    last = world.elements["chrom_idx"].to_numpy()[
+        world.candidates["enh"].to_numpy()[rows["cand"].to_numpy()]] == 1
+    assert [len(before[c]) for c in range(3)] == [
+        int((last & (rows["cell"] == c)).sum()) for c in range(3)]
+    # flip every label of CELL1 and every label on the test chromosome: CELL1's scores stay
+    def flipped(where):
+        label = np.where(where, 1 - rows["label"], rows["label"])
+        return dataclasses.replace(world, rows=rows.assign(label=label))
+
+    after = cross_cell_scores(flipped((rows["cell"] == 1).to_numpy() | last), content)
+    assert np.array_equal(after[1], before[1])
+    # ...while labels of the other cells off the test chromosome do move them
+    moved = cross_cell_scores(flipped((rows["cell"] == 0).to_numpy() & ~last), content)
+    assert not np.allclose(moved[1], before[1])
 
 
 def test_write_world_records_references(tmp_path):
@@ -320,6 +424,13 @@ def test_write_world_records_references(tmp_path):
     params = json.loads((tmp_path / "params.json").read_text())
     refs = params["references"]
     assert [r["cell"] for r in refs] == ["CELL0", "CELL1", "mean"]
+    # one chromosome: no held-out chromosome, so no cross-cell reference, and a note
+    assert not any(k.startswith(("count_lr", "pwm_lr", "test_")) for r in refs for k in r)
+    assert "one chromosome" in params["reference_notes"]["cross_cell"]
+    result = _run(["-o", str(tmp_path / "cli"), "--seed", "1", "--genome-size", "150000",
+                   "--n-chroms", "1", "--n-cells", "2", "--n-pairs", "300", "--max-distance", "30000"])
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and "fitted on the other cells" not in result.output
     assert sum(r["pairs"] for r in refs[:2]) == params["n_pairs"] == 300
     truth = pd.read_csv(tmp_path / "truth.tsv", sep="\t")
     sel = truth["cell"] == "CELL1"

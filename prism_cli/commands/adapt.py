@@ -4,48 +4,81 @@ from __future__ import annotations
 
 import click
 
-from .common import (device_option, fasta_option, model_option, registry_option,
-                     threads_option)
+from .common import (OutputPath, cell_col_option, cell_option, command, device_option,
+                     fasta_option, feature_table_option, force_option, label_col_option,
+                     model_option, registry_option, seed_option, support_option,
+                     threads_option, verbosity_options)
 
 
-@click.command(name="adapt")
+@command("adapt")
 @model_option
-@click.option("-s", "--support", required=True, type=click.Path(dir_okay=False),
-              help="Labelled pairs of the new cell (BEDPE with a label column; '.' labels "
-                   "are used transductively).")
-@fasta_option
-@click.option("-c", "--cell", required=True, help="Name to register the new cell under.")
+@support_option("Labelled pairs of the new cell (BEDPE with a label column; '.' labels "
+                "are used transductively; '-' = standard input).")
+@fasta_option()
+@cell_option("Name to register the new cell under.", required=True)
 @registry_option
 @click.option("--episodes", type=click.IntRange(min=1), default=64, show_default=True,
               help="Random support episodes the student is run over.")
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True,
               help="Cross-fitting folds for the threshold.")
-@click.option("--label-col", default="label", show_default=True)
-@click.option("--cell-col", default="cell", show_default=True,
-              help="If the support has this column, only rows of --cell are used.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@label_col_option()
+@cell_col_option("Name of the cell column; if the support has it, only rows of --cell are "
+                 "used.")
+@seed_option(0, "Random seed of the support episodes and folds.")
+@click.option("--support-curve", is_flag=True,
+              help="Also measure AUPR on held-out support pairs for support sizes 0, 8, 16, "
+                   "32, 64, 128, 256 (cross-fitted): are more labels worth collecting?")
+@click.option("--curve-tsv", type=OutputPath(), default=None,
+              help="With --support-curve: write the curve as TSV here.")
+@feature_table_option
 @device_option
 @threads_option
-@click.option("--force", is_flag=True, help="Replace an adapted cell of the same name.")
+@force_option("Replace an adapted cell of the same name.")
+@verbosity_options
 def command(model_path, support, fasta, cell, registry, episodes, folds, label_col, cell_col,
-            seed, device, threads, force):
+            seed, support_curve, curve_tsv, feature_table, device, threads, force, verbose,
+            quiet):
     """Estimate the environment of a new cell line from SUPPORT and register it as CELL,
     so that `prism score --cell CELL` uses it."""
+    from ..errors import require_files
+
+    require_files((support, "BEDPE"), (fasta, "FASTA"))
+    from pathlib import Path
+
+    from ..registry import check_cell_name, registry_dir, save_adapted
+    from .common import consoles, display_name, model_checksum, spooled_stdin
+
+    console, _ = consoles(quiet)
+    check_cell_name(cell)
+    if curve_tsv:
+        from ..io.atomic import check_writable
+        check_writable(curve_tsv, force, inputs=(support, fasta))
+    with spooled_stdin(support) as support_file:
+        record = _adapt(model_path, support_file, fasta, cell, registry, episodes, folds,
+                        label_col, cell_col, seed, support_curve or bool(curve_tsv),
+                        feature_table, device, threads, force, verbose, console)
+        record.update(cell=cell, support_file=display_name(support),
+                      model=str(Path(model_path).resolve()),
+                      model_checksum=model_checksum(model_path))
+        path = save_adapted(registry_dir(model_path, registry), cell, record, force=force)
+    _summary(console, record, path)
+    if record.get("support_curve"):
+        _curve(console, record["support_curve"], curve_tsv, force)
+
+
+def _adapt(model_path, support, fasta, cell, registry, episodes, folds, label_col, cell_col,
+           seed, curve, feature_table, device, threads, force, verbose, console) -> dict:
+    """Load the model, extract the support and run the student: the adapt record."""
     import tempfile
     from pathlib import Path
 
-    from rich.console import Console
-
     from ..adapt import adapt_cell
     from ..errors import InputError
+    from ..features import model_inputs
     from ..io.fasta import Genome
-    from ..prepare import pairs_dataset
-    from ..registry import (adapted_path, check_cell_name, load_adapted, registry_dir,
-                            save_adapted, training_cells)
-    from .common import load_model, model_checksum, training_support_sizes
+    from ..registry import adapted_path, load_adapted, registry_dir, training_cells
+    from .common import load_model, support_dataset, training_support_sizes
 
-    console = Console(stderr=True)
-    check_cell_name(cell)
     model, meta = load_model(model_path, device, threads)
     cells = training_cells(meta)
     reg = registry_dir(model_path, registry)
@@ -57,20 +90,35 @@ def command(model_path, support, fasta, cell, registry, episodes, folds, label_c
                          "use --force to replace it")
     genome = Genome(fasta)
     with tempfile.TemporaryDirectory(prefix="prism-adapt-") as tmp:
-        ds = pairs_dataset(genome, support, meta, Path(tmp) / "support", cell_col=cell_col,
-                           label_col=label_col, default_cell=cell)
-        if (ds.pairs["cell"] == cell).any():
-            ds.pairs = ds.pairs[ds.pairs["cell"] == cell].reset_index(drop=True)
-        elif ds.pairs["cell"].nunique() > 1:
-            raise InputError(f"the support has a '{cell_col}' column with several cells but "
-                             f"none named '{cell}'", support)
+        ds = support_dataset(genome, support, meta, Path(tmp) / "support", cell, cell_col,
+                             label_col, support)
         sizes = training_support_sizes(meta)
-        record = adapt_cell(model, ds, sizes, episodes, seed, folds, cells, path=support)
-    record.update(cell=cell, support_file=str(Path(support).resolve()),
-                  model=str(Path(model_path).resolve()),
-                  model_checksum=model_checksum(model_path))
-    path = save_adapted(reg, cell, record, force=force)
-    _summary(console, record, path)
+        if verbose:
+            console.print(f"[dim]adapt:[/dim] {len(ds.pairs)} support pairs of {cell}; "
+                          f"episodes of {sizes[0]}-{sizes[1]} pairs")
+        inputs = model_inputs(ds, meta, feature_table)
+        return adapt_cell(model, ds, sizes, episodes, seed, folds, cells, path=support,
+                          inputs=inputs, curve=curve)
+
+
+def _curve(console, rows: list[dict], tsv, force: bool) -> None:
+    from rich.table import Table
+
+    t = Table(title="support-size curve (AUPR on held-out support pairs, cross-fitted; "
+                    "size 0 = prior mean environment)")
+    for col in ("support", "AUPR", "± sd", "AUROC", "prevalence", "draws"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        t.add_row(str(r["size"]), f"{r['aupr']:.3f}", f"{r['aupr_sd']:.3f}",
+                  f"{r['auroc']:.3f}", f"{r['prevalence']:.3f}", str(r["draws"]))
+    console.print(t)
+    if tsv:
+        import pandas as pd
+
+        from ..io.atomic import atomic_file
+
+        with atomic_file(tsv, force=force) as fh:
+            pd.DataFrame(rows).to_csv(fh, sep="\t", index=False, float_format="%.5g")
 
 
 def _summary(console, r: dict, path) -> None:

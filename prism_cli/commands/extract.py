@@ -6,25 +6,31 @@ import time
 
 import click
 
+from .common import (cell_col_option, cell_option, cells_option, command, csv_names,
+                     enhancers_option, fasta_option, force_option, label_col_option,
+                     max_distance_option, out_option, pairs_option, promoters_option,
+                     verbosity_options)
+
 ANCHOR = click.Choice(["center", "start", "end", "five_prime"])
 
 
-@click.command(name="extract")
-@click.option("-g", "--fasta", required=True, type=click.Path(dir_okay=False),
-              help="Genome FASTA (plain or bgzip; .fai/.gzi built when missing).")
-@click.option("-p", "--pairs", type=click.Path(dir_okay=False), default=None,
-              help="Pairs BEDPE (side 1 enhancer, side 2 promoter; optional cell/label columns).")
-@click.option("--enhancers", type=click.Path(dir_okay=False), default=None,
-              help="Enhancer BED (instead of --pairs; with --promoters and --max-distance).")
-@click.option("--promoters", type=click.Path(dir_okay=False), default=None,
-              help="Promoter BED (instead of --pairs).")
-@click.option("--max-distance", type=click.IntRange(min=1), default=None,
-              help="With --enhancers/--promoters: largest centre distance in bp.")
-@click.option("--cells", default=None, help="Comma-separated cells to keep (needs a cell column).")
-@click.option("--cell", "default_cell", default=".", show_default=True,
-              help="Cell name for every pair when the input has no cell column.")
-@click.option("--cell-col", default="cell", show_default=True, help="Name of the cell column.")
-@click.option("--label-col", default="label", show_default=True, help="Name of the label column.")
+@command("extract", conflicts=[("pairs", "enhancers"), ("pairs", "promoters"),
+                               ("pairs", "max_distance")],
+         requires=[("enhancers", "promoters"), ("promoters", "enhancers"),
+                   ("enhancers", "max_distance"), ("max_distance", "enhancers")])
+@fasta_option(help="Genome FASTA (plain or bgzip; .fai/.gzi built when missing).")
+@pairs_option("Pairs BEDPE (side 1 enhancer, side 2 promoter; optional cell/label "
+              "columns; '-' = standard input).", required=False)
+@enhancers_option("Enhancer BED (instead of --pairs; with --promoters and --max-distance; "
+                  "'-' = standard input).", required=False)
+@promoters_option("Promoter BED (instead of --pairs).", required=False)
+@max_distance_option("With --enhancers/--promoters: largest centre distance in bp.",
+                     required=False)
+@cells_option("Comma-separated cells to keep (needs a cell column).")
+@cell_option("Cell name for every pair when the input has no cell column.", default=".",
+             show_default=True)
+@cell_col_option()
+@label_col_option()
 @click.option("--enhancer-length", default=3000, show_default=True, type=click.IntRange(min=1),
               help="Enhancer window length in bp.")
 @click.option("--promoter-length", default=2000, show_default=True, type=click.IntRange(min=1),
@@ -33,59 +39,66 @@ ANCHOR = click.Choice(["center", "start", "end", "five_prime"])
               help="Where the enhancer window sits on the element.")
 @click.option("--promoter-anchor", default="center", show_default=True, type=ANCHOR,
               help="Where the promoter window sits (five_prime follows the strand).")
-@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
-              help="Output dataset folder.")
-@click.option("--force", is_flag=True, help="Replace an existing output folder.")
-def command(fasta, pairs, enhancers, promoters, max_distance, cells, default_cell, cell_col,
+@out_option("Output dataset folder.", folder=True)
+@force_option("Replace an existing output folder (one PRISM wrote).")
+@verbosity_options
+def command(fasta, pairs, enhancers, promoters, max_distance, cells, cell, cell_col,
             label_col, enhancer_length, promoter_length, enhancer_anchor, promoter_anchor, out,
-            force):
+            force, verbose, quiet):
     """Extract fixed-length windows around each unique enhancer and promoter as uint8 base
     codes (memory-mapped), plus a pair table and a manifest. Bases beyond a chromosome's
     ends are N and counted."""
+    if not (pairs or enhancers):
+        raise click.UsageError("give either --pairs, or --enhancers with --promoters and "
+                               "--max-distance")
+    cell_list = csv_names(cells, "--cells")
+    from ..errors import require_files
+
+    require_files((fasta, "FASTA"), (pairs, "BEDPE"), (enhancers, "BED"), (promoters, "BED"))
     import tempfile
     from pathlib import Path
 
-    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
 
     from ..errors import InputError
     from ..extract import WindowSpec, extract
     from ..io.atomic import atomic_dir, check_writable
     from ..io.fasta import Genome
+    from .common import consoles, display_name, spooled_stdin
 
-    if bool(pairs) == bool(enhancers or promoters):
-        raise click.UsageError("give either --pairs, or --enhancers with --promoters and "
-                               "--max-distance")
-    if not pairs and not (enhancers and promoters and max_distance):
-        raise click.UsageError("--enhancers needs --promoters and --max-distance")
-    check_writable(out, force)
-    console = Console(stderr=True)
+    inputs = (fasta, pairs, enhancers, promoters)
+    check_writable(out, force, directory=True, inputs=inputs)
+    console, _ = consoles(quiet)
     genome = Genome(fasta)
-    cell_list = [c.strip() for c in cells.split(",") if c.strip()] if cells else None
     espec = WindowSpec(enhancer_length, enhancer_anchor)
     pspec = WindowSpec(promoter_length, promoter_anchor)
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="prism-extract-") as tmp, \
-            atomic_dir(out, force=force) as root:
-        source = None
+    with spooled_stdin(pairs) as pairs_file, spooled_stdin(enhancers, "BED") as enh, \
+            spooled_stdin(promoters, "BED") as prom, \
+            tempfile.TemporaryDirectory(prefix="prism-extract-") as tmp, \
+            atomic_dir(out, force=force, inputs=inputs) as root:
+        source = {"pairs": display_name(pairs)} if pairs else None
         if not pairs:
             from ..candidates import write_candidates
 
-            pairs = str(Path(tmp) / "candidates.bedpe")
-            with open(pairs, "w") as fh:
-                n = write_candidates(enhancers, promoters, max_distance, fh, genome)
+            pairs_file = str(Path(tmp) / "candidates.bedpe")
+            with open(pairs_file, "w") as fh:
+                n = write_candidates(enh, prom, max_distance, fh, genome)
             if n == 0:
                 raise InputError(f"no enhancer-promoter pairs within {max_distance} bp",
-                                 enhancers)
-            source = {"enhancers": str(Path(enhancers).resolve()),
-                      "promoters": str(Path(promoters).resolve()), "max_distance": max_distance}
+                                 enh)
+            source = {"enhancers": display_name(enhancers),
+                      "promoters": display_name(promoters), "max_distance": max_distance}
+            if verbose:
+                console.print(f"[dim]extract:[/dim] {n:,} candidate pairs within "
+                              f"{max_distance:,} bp")
         with Progress("[progress.description]{task.description}", BarColumn(),
                       DownloadColumn(), TimeElapsedColumn(), console=console,
                       transient=True, disable=not console.is_terminal) as bar:
             task = bar.add_task("extracting", total=None)
-            manifest = extract(genome, pairs, root, espec, pspec, cells=cell_list,
+            manifest = extract(genome, pairs_file, root, espec, pspec, cells=cell_list,
                                cell_col=cell_col, label_col=label_col,
-                               default_cell=default_cell, source=source,
+                               default_cell=cell, source=source,
                                progress=lambda done, total: bar.update(task, completed=done,
                                                                        total=total))
     _summary(console, manifest, out, time.perf_counter() - t0)

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import click
 
+from .common import (cells_option, command, csv_names, data_option, device_option,
+                     force_option, out_option, seed_option, threads_option,
+                     verbosity_options)
 
-def _csv(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    return [t.strip() for t in text.split(",") if t.strip()]
+_csv = csv_names
 
 
-@click.command(name="train")
-@click.option("-d", "--data", required=True, type=click.Path(file_okay=False, exists=True),
-              help="Dataset folder written by `prism extract`.")
-@click.option("--cells", default=None,
-              help="Comma-separated training cells (default: every labelled cell not in "
-                   "--val-cells).")
+@command("train", conflicts=[("resume", "force")])
+@data_option("Dataset folder written by `prism extract`.")
+@cells_option("Comma-separated training cells (default: every labelled cell not in "
+              "--val-cells).")
 @click.option("--val-cells", default=None,
               help="Comma-separated held-out cells: never trained on; validated each epoch "
                    "with support from their training chromosomes (like `prism adapt`).")
@@ -25,6 +23,11 @@ def _csv(text: str | None) -> list[str] | None:
 @click.option("--test-chroms", default=None,
               help="Comma-separated test chromosomes, never trained or validated on "
                    "(recorded in the checkpoint).")
+@click.option("--element-features", "element_features", default=None, metavar="SOURCES",
+              help="Per-element features the model reads, comma-separated: discover "
+                   "(motifs learned label-free from the training elements), jaspar (JASPAR "
+                   "CORE vertebrates), table:PATH (a per-element feature table), conv "
+                   "(convolutional sequence towers).  [default: discover]")
 @click.option("--arch", type=click.Choice(["prism", "crossattn"]), default=None,
               help="Model: the decoupled energy model, or the plain cross-attention "
                    "baseline.  [default: prism]")
@@ -38,22 +41,18 @@ def _csv(text: str | None) -> list[str] | None:
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
               default=None,
               help='JSON file {"model": {...}, "train": {...}}; options given here win.')
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True)
+@device_option
 @click.option("--amp", is_flag=True, help="bf16 autocast on CUDA (ignored on CPU).")
-@click.option("--seed", type=int, default=None, help="Random seed.  [default: 0]")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="CPU threads for torch.")
-@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
-              help="Run directory (config, log, checkpoints).")
+@seed_option(None, "Random seed.  [default: 0]")
+@threads_option
+@out_option("Run directory (config, log, checkpoints).", folder=True)
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out from its last checkpoint.")
-@click.option("--force", is_flag=True, help="Replace an existing run directory.")
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and the final summary line.")
-@click.option("-v", "--verbose", is_flag=True, help="Also print every logged step.")
-def command(data, cells, val_cells, val_chroms, test_chroms, arch, epochs, batch_episodes,
-            steps_per_epoch, lr, config_file, device, amp, seed, threads, out, resume, force,
-            quiet, verbose):
+@force_option("Replace an existing run directory (one PRISM wrote).")
+@verbosity_options
+def command(data, cells, val_cells, val_chroms, test_chroms, element_features, arch, epochs,
+            batch_episodes, steps_per_epoch, lr, config_file, device, amp, seed, threads, out,
+            resume, force, verbose, quiet):
     """Train on per-cell episodes (support set -> student environment -> query loss),
     validating every epoch on held-out chromosomes through the same inference path that
     `prism adapt` and `prism score` use.  Writes OUT/config.json, log.jsonl, val.tsv and
@@ -86,11 +85,17 @@ def command(data, cells, val_cells, val_chroms, test_chroms, arch, epochs, batch
                        ("steps_per_epoch", steps_per_epoch), ("lr", lr), ("seed", seed)):
         if value is not None:
             train_over[key] = value
-    if resume and force:
-        raise click.UsageError("--resume and --force exclude each other")
-    req = TrainRequest(data=data, out=out, cells=_csv(cells), val_cells=_csv(val_cells) or [],
-                       val_chroms=_csv(val_chroms), test_chroms=_csv(test_chroms),
-                       model=model_over, train=train_over, device=device, amp=amp,
+    lists = dict(cells=_csv(cells, "--cells"), val_cells=_csv(val_cells, "--val-cells") or [],
+                 val_chroms=_csv(val_chroms, "--val-chroms"),
+                 test_chroms=_csv(test_chroms, "--test-chroms"))
+    if not resume:  # before any work: --force replaces only a run directory PRISM wrote
+        from ..io.atomic import check_writable
+        from ..train.loop import RUN_EXISTS
+
+        check_writable(out, force, directory=True, inputs=(data, config_file),
+                       advice=RUN_EXISTS)
+    req = TrainRequest(data=data, out=out, **lists,
+                       element_features=element_features, model=model_over, train=train_over, device=device, amp=amp,
                        resume=resume, force=force, threads=threads, verbose=verbose,
                        quiet=quiet)
     summary = run_training(req)

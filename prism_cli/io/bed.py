@@ -128,6 +128,9 @@ class TableReader:
                         f"{self.spec.min_columns} tab-separated columns"
                         + (" (is it space-separated?)" if " " in text else ""),
                         self.name, lineno)
+                if self.spec.kind == "BEDPE" and n_fields == 9:
+                    raise InputError("9 columns: BEDPE has strand1 and strand2 together "
+                                     "(columns 9 and 10), or neither", self.name, lineno)
                 self.columns = _column_names(header, n_fields, self.spec)
                 self._check_required()
             elif len(fields) != n_fields:
@@ -183,6 +186,14 @@ class TableReader:
                                      f"({df[end_c].iat[i]})", self.name, lines[i])
             if self.genome is not None:
                 self._check_genome(df, chrom_c, end_c, lines)
+        for c in ("strand", "strand1", "strand2"):
+            if c in df and c in self.spec.standard:
+                col = df[c].to_numpy(dtype=str)
+                bad = ~np.isin(col, ("+", "-", "."))
+                if bad.any():
+                    i = int(np.flatnonzero(bad)[0])
+                    raise InputError(f"{c} must be +, - or '.', got '{col[i]}'", self.name,
+                                     lines[i])
         if self.label_col is not None and self.label_col in df:
             df[self.label_col] = self._labels(df[self.label_col].to_numpy(dtype=str), lines)
         self.rows += len(df)

@@ -26,9 +26,9 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import heapq
+import io
 import json
 import math
-import tempfile
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .atomic import atomic_file, check_writable
+from .atomic import OutputGroup, check_writable
 from .bed import chrom_sort_key as _bed_chrom_sort_key
 
 BEDPE_COLUMNS = ["chrom1", "start1", "end1", "chrom2", "start2", "end2",
@@ -247,10 +247,9 @@ def write_scored_bedpe(data: pd.DataFrame | Iterable[pd.DataFrame], path: str | 
         ``thresholds`` key (``{cell: threshold}``) when present.
     Returns the sidecar dict that was written. Refuses to replace any existing output
     (BEDPE, sidecar, interact) unless ``force``; every file is written to a temporary
-    name and renamed into place only when complete.
+    name, and all are renamed into place together (under the output's lock, the sidecar
+    first) only when all are complete. A ``path`` ending in .gz is written as BGZF.
     """
-    from .. import __version__
-
     path = Path(path)
     sidecar_path = Path(str(path) + ".json")
     for p in (path, sidecar_path, interact_path):
@@ -261,10 +260,21 @@ def write_scored_bedpe(data: pd.DataFrame | Iterable[pd.DataFrame], path: str | 
     if header_comment:
         comment = "".join(f"## {line}\n" for line in str(header_comment).splitlines())
 
-    if isinstance(data, pd.DataFrame):
-        columns, n_rows = _write_frame(data, path, interact_path, force, comment)
-    else:
-        columns, n_rows = _write_chunks(data, path, interact_path, force, comment)
+    with OutputGroup([path, sidecar_path, interact_path], force) as group:
+        if isinstance(data, pd.DataFrame):
+            columns, n_rows = _write_frame(data, path, interact_path, group, comment)
+        else:
+            columns, n_rows = _write_chunks(data, path, interact_path, group, comment)
+        meta = _sidecar_meta(sidecar, columns, n_rows, interact_path)
+        fh = group.open(sidecar_path)
+        json.dump(meta, fh, indent=2, default=_json_default)
+        fh.write("\n")
+        group.commit()
+    return meta
+
+
+def _sidecar_meta(sidecar, columns, n_rows, interact_path) -> dict:
+    from .. import __version__
 
     meta = dict(sidecar or {})
     meta.update({
@@ -277,63 +287,66 @@ def write_scored_bedpe(data: pd.DataFrame | Iterable[pd.DataFrame], path: str | 
     })
     if interact_path is not None:
         meta["interact"] = str(interact_path)
-    with atomic_file(sidecar_path, force) as fh:
-        json.dump(meta, fh, indent=2, default=_json_default)
-        fh.write("\n")
     return meta
 
 
-def _write_frame(df: pd.DataFrame, path: Path, interact_path, force: bool,
+def _write_frame(df: pd.DataFrame, path: Path, interact_path, group: OutputGroup,
                  comment: str) -> tuple[list[str], int]:
     """One DataFrame: sort in memory, format and write a slice at a time."""
     prepared, _ = _prepare(df)
     prepared = prepared.iloc[bedpe_order(prepared)]
     columns = list(prepared.columns)
-    with atomic_file(path, force) as fh:
-        fh.write(comment + "#" + "\t".join(columns) + "\n")
-        fh.writelines(_bedpe_text(prepared))
+    fh = group.open(path)
+    fh.write(comment + "#" + "\t".join(columns) + "\n")
+    fh.writelines(_bedpe_text(prepared))
     if interact_path is not None:
         records = interact_frame(prepared)
         records = records.iloc[interact_order(records)]
-        with atomic_file(interact_path, force) as fh:
-            fh.write(interact_track_line(path.stem))
-            fh.writelines(_interact_text(records))
+        fh = group.open(interact_path)
+        fh.write(interact_track_line(_stem(path)))
+        fh.writelines(_interact_text(records))
     return columns, len(prepared)
 
 
-def _write_chunks(chunks: Iterable[pd.DataFrame], path: Path, interact_path, force: bool,
-                  comment: str) -> tuple[list[str], int]:
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".bgz"):
+        name = name.removesuffix(suffix)
+    return Path(name).stem
+
+
+def _write_chunks(chunks: Iterable[pd.DataFrame], path: Path, interact_path,
+                  group: OutputGroup, comment: str) -> tuple[list[str], int]:
     """Chunks in any order: sort each into a run file beside the output, then merge runs."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{path.name}.runs.", dir=path.parent) as tmp:
-        runs_dir = Path(tmp)
-        columns, n_rows, bedpe_runs, interact_runs = None, 0, [], []
-        for i, chunk in enumerate(chunks):
-            prepared, _ = _prepare(chunk)
-            if columns is None:
-                columns = list(prepared.columns)
-            elif list(prepared.columns) != columns:
-                raise ValueError(f"chunk {i} has columns {list(prepared.columns)}, "
-                                 f"expected {columns}")
-            if prepared.empty:
-                continue
-            n_rows += len(prepared)
-            prepared = prepared.iloc[bedpe_order(prepared)]
-            bedpe_runs.append(_spill(runs_dir / f"bedpe.{i}", _bedpe_text(prepared)))
-            if interact_path is not None:
-                records = interact_frame(prepared)
-                records = records.iloc[interact_order(records)]
-                interact_runs.append(_spill(runs_dir / f"interact.{i}",
-                                            _interact_text(records)))
+    # the run files live in the group's scratch folder, removed with it
+    runs_dir = group.scratch_dir()
+    columns, n_rows, bedpe_runs, interact_runs = None, 0, [], []
+    for i, chunk in enumerate(chunks):
+        prepared, _ = _prepare(chunk)
         if columns is None:
-            raise ValueError("no scored pairs given (an empty iterable of chunks)")
-        with atomic_file(path, force) as fh:
-            fh.write(comment + "#" + "\t".join(columns) + "\n")
-            _merge_into(fh, bedpe_runs, _bedpe_line_key)
+            columns = list(prepared.columns)
+        elif list(prepared.columns) != columns:
+            raise ValueError(f"chunk {i} has columns {list(prepared.columns)}, "
+                             f"expected {columns}")
+        if prepared.empty:
+            continue
+        n_rows += len(prepared)
+        prepared = prepared.iloc[bedpe_order(prepared)]
+        bedpe_runs.append(_spill(runs_dir / f"bedpe.{i}", _bedpe_text(prepared)))
         if interact_path is not None:
-            with atomic_file(interact_path, force) as fh:
-                fh.write(interact_track_line(path.stem))
-                _merge_into(fh, interact_runs, _interact_line_key)
+            records = interact_frame(prepared)
+            records = records.iloc[interact_order(records)]
+            interact_runs.append(_spill(runs_dir / f"interact.{i}",
+                                        _interact_text(records)))
+    if columns is None:
+        raise ValueError("no scored pairs given (an empty iterable of chunks)")
+    fh = group.open(path)
+    fh.write(comment + "#" + "\t".join(columns) + "\n")
+    _merge_into(fh, bedpe_runs, _bedpe_line_key)
+    if interact_path is not None:
+        fh = group.open(interact_path)
+        fh.write(interact_track_line(_stem(path)))
+        _merge_into(fh, interact_runs, _interact_line_key)
     return columns, n_rows
 
 
@@ -388,13 +401,30 @@ def _merge_into(out, runs: list[Path], key) -> None:
 
 # --------------------------------------------------------------------------- reading
 
+def _compression(path: Path) -> str | None:
+    with open(path, "rb") as fh:
+        return "gzip" if fh.read(2) == b"\x1f\x8b" else None
+
+
+def _open_binary(path: Path):
+    """The file's bytes, decompressed when it is gzip/BGZF."""
+    import gzip
+
+    fh = open(path, "rb")
+    if fh.read(2) == b"\x1f\x8b":
+        fh.seek(0)
+        return gzip.GzipFile(fileobj=fh)
+    fh.seek(0)
+    return fh
+
+
 def read_header(path: str | Path) -> tuple[list[str], int]:
     """Column names from the last ``#`` line before the data, and the number of such lines."""
     path = Path(path)
     if not path.exists():
         raise InputError("no such file", str(path))
     names, n_header = None, 0
-    with open(path) as fh:
+    with _open_binary(path) as raw, io.TextIOWrapper(raw, errors="replace") as fh:
         for line in fh:
             if not line.startswith("#"):
                 break
@@ -418,7 +448,7 @@ def read_scored_bedpe(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     names, n_header = read_header(path)
-    with open(path, "rb") as fh:
+    with _open_binary(path) as fh:
         for lineno, raw in enumerate(fh, start=1):
             if lineno <= n_header:
                 continue
@@ -433,7 +463,7 @@ def read_scored_bedpe(path: str | Path) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, sep="\t", header=None, names=names, skiprows=n_header,
                          dtype=dtypes, na_values=[MISSING], keep_default_na=False,
-                         comment=None, quoting=3, **exact)
+                         comment=None, quoting=3, compression=_compression(path), **exact)
     except pd.errors.EmptyDataError:
         df = pd.DataFrame({c: pd.Series(dtype=object) for c in names})
     for c in COORD_COLUMNS + ["score"]:
@@ -467,6 +497,8 @@ def read_sidecar(path: str | Path) -> dict | None:
             meta = json.load(fh)
     except json.JSONDecodeError as err:
         raise InputError(f"not valid JSON ({err.msg})", str(sidecar), err.lineno) from None
+    except (UnicodeDecodeError, IsADirectoryError):
+        raise InputError("not a JSON text file", str(sidecar)) from None
     if not isinstance(meta, dict):
         raise InputError("expected a JSON object", str(sidecar))
     return meta

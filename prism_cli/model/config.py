@@ -15,7 +15,8 @@ RC_MODES = ("max", "mean", "none")
 
 
 # value of each field added after the first checkpoints, for configs saved without it
-SAVED_BEFORE_FIELD_EXISTED = {"kmer_k": 0}
+SAVED_BEFORE_FIELD_EXISTED = {"kmer_k": 0, "n_features": 0, "sequence_tower": True,
+                              "env_map_steps": 0}
 
 
 @dataclass
@@ -30,6 +31,11 @@ class ModelConfig:
         strands = exactly strand-invariant, "none" = forward strand only);
         dropout: dropout on motif maps and tokens; kmer_k: k of the k-mer content token
         appended to each element's tokens (0 = none; see model/kmer.py).
+    Element features
+        n_features: width F of the per-element feature vector read by the feature tower
+        (motif occupancies or table columns, prism_cli/features/; 0 = no feature tower);
+        sequence_tower: whether the convolutional sequence towers run as well.  The two
+        towers' tokens are concatenated per element.
     Pair encoder
         n_heads, n_anchors: cross-attention heads and anchor queries; d_z: width of z_I.
     Energy head
@@ -37,6 +43,12 @@ class ModelConfig:
     Environment (arch "prism" only)
         d_f: width of z_F; n_prototypes (K) and d_env: prototype map P (K x d_env);
         student_hidden: width of the set encoders; n_cells: rows of the teacher table.
+    Environment estimate from a support set (model/posterior.py)
+        env_map_steps: Gauss-Newton steps refining the student's guess to the MAP of the
+        support likelihood (0 = the student alone); env_init: "student" (amortised
+        guess) or "prior" (start from the prior mean: MAP alone); env_prior_strength:
+        precision multiplier of the prior built from the teacher environments;
+        env_unlabelled_weight: weight of unlabelled support pairs (EM).
     Switches (ablations)
         adversary, distill, opportunist, stop_gradient, prototype_map.
     """
@@ -56,6 +68,9 @@ class ModelConfig:
     bin_norm: bool = True               # BatchNorm on pooled tower features (see benchmarks.md)
     dropout: float = 0.3
     kmer_k: int = 5                     # k-mer content token (0 = none; benchmarks.md)
+    # element features (prism_cli/features/, model/features.py)
+    n_features: int = 0
+    sequence_tower: bool = True
     # pair encoder
     n_heads: int = 4
     n_anchors: int = 4
@@ -70,6 +85,11 @@ class ModelConfig:
     d_env: int = 32
     student_hidden: int = 64
     n_cells: int = 1
+    # environment estimate (posterior.py)
+    env_map_steps: int = 5
+    env_init: str = "student"
+    env_prior_strength: float = 1.0
+    env_unlabelled_weight: float = 0.5
     # switches
     adversary: bool = True
     distill: bool = True
@@ -87,8 +107,15 @@ class ModelConfig:
             raise ValueError(f"arch must be one of {ARCHES}, got {self.arch!r}")
         if self.rc not in RC_MODES:
             raise ValueError(f"rc must be one of {RC_MODES}, got {self.rc!r}")
+        if self.env_init not in ("student", "prior"):
+            raise ValueError(f"env_init must be student or prior, got {self.env_init!r}")
+        if self.env_map_steps < 0 or self.env_prior_strength <= 0:
+            raise ValueError("env_map_steps must be >= 0 and env_prior_strength > 0")
         if not 0 <= self.kmer_k <= 8:
             raise ValueError(f"kmer_k must be 0 (off) or 1-8, got {self.kmer_k}")
+        if self.n_features < 0 or (not self.n_features and not self.sequence_tower):
+            raise ValueError("a model needs element features (n_features > 0), the "
+                             "sequence tower, or both")
         if self.d_model % self.n_heads:
             raise ValueError("d_model must be divisible by n_heads")
 
@@ -114,8 +141,10 @@ class ModelConfig:
 
     @property
     def tokens_per_element(self) -> int:
-        """Tokens a tower gives each element: n_tokens bins (+ 1 k-mer token)."""
-        return self.n_tokens + (1 if self.kmer_k else 0)
+        """Tokens per element: the sequence tower's n_tokens bins (+ 1 k-mer token), then
+        the feature tower's n_tokens."""
+        seq = self.n_tokens + (1 if self.kmer_k else 0) if self.sequence_tower else 0
+        return seq + (self.n_tokens if self.n_features else 0)
 
     @property
     def env_dim(self) -> int:

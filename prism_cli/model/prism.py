@@ -3,9 +3,10 @@
 Both expose the same split interface, so training, validation, ``adapt`` and ``score``
 share one data flow and every unique element is encoded once:
 
-    encode_enhancers(codes (B, Le) uint8) -> tokens (B, n_tok, d_model)
-    encode_promoters(codes (B, Lp) uint8) -> tokens (B, n_tok, d_model)
-    (n_tok = cfg.tokens_per_element: n_tokens bins + the k-mer token)
+    encode_enhancers(x) -> tokens (B, n_tok, d_model)
+    encode_promoters(x) -> tokens (B, n_tok, d_model)
+    (x: the element input -- codes (B, L) uint8, features (B, F) float, or both as one
+    float (B, F + L), model/features.py; n_tok = cfg.tokens_per_element)
     pair(enh_tokens (B, n, d), prom_tokens (B, n, d), log_distance (B,))
         -> {"z_I": (B, d_z), "U": (B,), "z_F": (B, d_f)}
     resistance(z_F (…, d_f), pi (…, K)) -> R (…) >= 0
@@ -23,6 +24,7 @@ from torch import nn
 from .adversary import DomainAdversary
 from .attention import PairEncoder
 from .config import ModelConfig
+from .features import FeatureTower, split_element_input
 from .environment import (Opportunist, ResistanceHead, Student, TeacherTable,
                           env_from_logits)
 from .kan import FourierEnergyKAN
@@ -45,26 +47,41 @@ class DistanceEnergy(nn.Module):
 
 
 class _Backbone(nn.Module):
-    """Towers + pair encoder shared by both architectures."""
+    """Towers (sequence and/or feature) + pair encoder shared by both architectures."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.enhancer_tower = SequenceTower(cfg)
-        self.promoter_tower = SequenceTower(cfg)
+        seq, feat = cfg.sequence_tower, cfg.n_features > 0
+        self.enhancer_tower = SequenceTower(cfg) if seq else None
+        self.promoter_tower = SequenceTower(cfg) if seq else None
+        self.enhancer_features = FeatureTower(cfg) if feat else None
+        self.promoter_features = FeatureTower(cfg) if feat else None
         self.pair_encoder = PairEncoder(cfg)
         self.distance_energy = DistanceEnergy(cfg) if cfg.distance_path else None
 
     def _distance_term(self, log_distance: torch.Tensor) -> torch.Tensor | float:
         return 0.0 if self.distance_energy is None else self.distance_energy(log_distance)
 
-    def encode_enhancers(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes (B, Le) uint8 -> tokens (B, n_tok, d_model)."""
-        return self.enhancer_tower(codes)
+    def _encode(self, tower, features, x: torch.Tensor) -> torch.Tensor:
+        feats, codes = split_element_input(x, self.cfg.n_features, self.cfg.sequence_tower)
+        tokens = [tower(codes)] if tower is not None else []
+        if features is not None:
+            tokens.append(features(feats))
+        return tokens[0] if len(tokens) == 1 else torch.cat(tokens, dim=1)
 
-    def encode_promoters(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes (B, Lp) uint8 -> tokens (B, n_tok, d_model)."""
-        return self.promoter_tower(codes)
+    def encode_enhancers(self, x: torch.Tensor) -> torch.Tensor:
+        """Element input (B, ...) -> tokens (B, n_tok, d_model)."""
+        return self._encode(self.enhancer_tower, self.enhancer_features, x)
+
+    def encode_promoters(self, x: torch.Tensor) -> torch.Tensor:
+        """Element input (B, ...) -> tokens (B, n_tok, d_model)."""
+        return self._encode(self.promoter_tower, self.promoter_features, x)
+
+    def tower_modules(self) -> list[nn.Module]:
+        """The element encoders that exist (sequence and feature towers)."""
+        return [m for m in (self.enhancer_tower, self.promoter_tower, self.enhancer_features,
+                            self.promoter_features) if m is not None]
 
     @property
     def device(self) -> torch.device:
@@ -90,8 +107,7 @@ class PRISM(_Backbone):
     # ---- backbone -------------------------------------------------------------------
     def backbone_modules(self) -> list[nn.Module]:
         """Modules producing z_I, U_I and z_F (what distill/competition must not move)."""
-        mods = [self.enhancer_tower, self.promoter_tower, self.pair_encoder, self.energy,
-                self.decoupler]
+        mods = self.tower_modules() + [self.pair_encoder, self.energy, self.decoupler]
         return mods + ([self.distance_energy] if self.distance_energy is not None else [])
 
     def pair(self, enh_tokens: torch.Tensor, prom_tokens: torch.Tensor,
@@ -124,6 +140,36 @@ class PRISM(_Backbone):
         """pi_S from a support set: z_F (E, N, d_f), U (E, N), y (E, N), mask (E, N) -> (E, K)."""
         return env_from_logits(self.student(z_f, u, y, mask), self.cfg.prototype_map)
 
+    def support_environment(self, z_f, u, y, mask, prior_cell: int | None = None,
+                            create_graph: bool = False) -> dict[str, torch.Tensor]:
+        """The environment a support set implies: the student's amortised guess refined
+        to the MAP of the support likelihood (model/posterior.py), the one procedure of
+        training episodes, validation, ``adapt`` and ``score --support``.
+
+        z_F (E, N, d_f), U (E, N), y (E, N), mask (E, N); prior_cell: a training cell
+        whose teacher environment is the prior (known cell + support), else the prior
+        is built from all training cells.  Returns {"pi": (E, K), "pi_student": (E, K),
+        "theta": (E, K)} (+ "cov_theta" (E, K, K) without ``create_graph``)."""
+        from .posterior import map_environment, teacher_prior
+
+        cfg = self.cfg
+        student = self.student(z_f, u, y, mask)                          # (E, K) logits
+        mu, var = teacher_prior(self, prior_cell)
+        if cfg.env_init == "prior" or prior_cell is not None:
+            init = mu.to(student.device).expand_as(student)
+        else:
+            init = student
+        if cfg.env_map_steps == 0:
+            theta, extra = init, {}
+        else:
+            out = map_environment(self, z_f, u, y, mask, init, mu, var,
+                                  cfg.env_prior_strength, cfg.env_map_steps,
+                                  cfg.env_unlabelled_weight, create_graph=create_graph)
+            theta = out.pop("theta")
+            extra = out
+        return {"pi": env_from_logits(theta, cfg.prototype_map), "theta": theta,
+                "pi_student": env_from_logits(student, cfg.prototype_map), **extra}
+
     def opportunist_environment(self, z_i, y, mask) -> torch.Tensor:
         """pi_O: z_I (E, N, d_z), y (E, N), mask (E, N) -> (E, K)."""
         return env_from_logits(self.opportunist(z_i, y, mask), self.cfg.prototype_map)
@@ -148,7 +194,7 @@ class CrossAttn(_Backbone):
         self.head = MLP(cfg.d_z, cfg.d_z, 1, cfg.dropout)
 
     def backbone_modules(self) -> list[nn.Module]:
-        mods = [self.enhancer_tower, self.promoter_tower, self.pair_encoder, self.head]
+        mods = self.tower_modules() + [self.pair_encoder, self.head]
         return mods + ([self.distance_energy] if self.distance_energy is not None else [])
 
     def pair(self, enh_tokens, prom_tokens, log_distance) -> dict[str, torch.Tensor]:

@@ -37,6 +37,11 @@ class TrainConfig:
     pretrain_batch: int = 64
     pretrain_lr: float = 3e-3
     freeze_motifs: bool = False               # keep the pretrained motif layer fixed
+    # element features (prism_cli/features/): label-free motif discovery and scanning
+    discover_motifs: int = 32                 # motifs kept at most (after TOMTOM merging)
+    discover_steps: int = 600                 # element-vs-shuffle training steps
+    discover_max_elements: int = 8000         # training elements used (random subset)
+    motif_p_value: float = 1e-4               # hit threshold: rate on shuffled elements
     # augmentation
     max_shift: int = 50                       # random shift per window (bp, <= 10 % of it)
     rc_augment: bool = True                   # random strand flip (only matters for rc="none")
@@ -71,6 +76,12 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown train config keys: {sorted(unknown)}")
         return cls(**d)
+
+    def discover_settings(self):
+        from ..features.stage import DiscoverSettings
+
+        return DiscoverSettings(self.discover_motifs, self.discover_steps,
+                                self.discover_max_elements, self.motif_p_value, self.seed)
 
     @property
     def support_sizes(self) -> tuple[int, int]:

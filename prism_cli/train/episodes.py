@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..encode import reverse_complement
+from ..features.inputs import ElementInputs
 from ..inference import draw_support, sample_support_sizes
 
 
@@ -154,8 +155,9 @@ class Side:
 
 @dataclass
 class Batch:
-    """cells (E,) long; the unique elements of all episodes, enh_codes (n_e, Le) and
-    prom_codes (n_p, Lp) uint8 (each encoded once per step); query and support Sides
+    """cells (E,) long; the unique elements of all episodes, enh_codes (n_e, ...) and
+    prom_codes (n_p, ...): their element inputs (codes uint8 and/or features, see
+    features/inputs.py; each encoded once per step); query and support Sides
     (support None for arch crossattn).  The first ``n_enh_query`` enhancers (and
     ``n_prom_query`` promoters) are those of query pairs; the rest occur only in support
     pairs, whose backbone pass needs no gradient."""
@@ -180,8 +182,10 @@ class Batch:
 
 
 class BatchBuilder:
-    """Turns episodes into tensors.  Arrays are the dataset's: enhancer/promoter codes
-    (memmaps), and per pair enh_idx, prom_idx, log_distance, label."""
+    """Turns episodes into tensors.  Arrays are the dataset's: enhancer/promoter element
+    inputs (``ElementInputs``, or plain code memmaps), and per pair enh_idx, prom_idx,
+    log_distance, label.  Augmentation (shift, substitution, strand flip) touches the
+    codes only; precomputed features are strand-invariant already."""
 
     def __init__(self, enhancers, promoters, enh_idx, prom_idx, log_distance, labels,
                  max_shift: int = 0, rc_augment: bool = False, seed: int = 0,
@@ -196,14 +200,18 @@ class BatchBuilder:
         self.mutation_rate = float(mutation_rate)
         self.rng = np.random.default_rng(seed)
 
-    def _codes(self, store, idx: np.ndarray) -> torch.Tensor:
-        codes = augment_codes(np.ascontiguousarray(store[idx]), self.max_shift,
-                              self.mutation_rate, self.rng)
+    def _augment(self, codes: np.ndarray) -> np.ndarray:
+        codes = augment_codes(codes, self.max_shift, self.mutation_rate, self.rng)
         if self.rc_augment:
-            flip = self.rng.random(len(idx)) < 0.5
+            flip = self.rng.random(len(codes)) < 0.5
             if flip.any():
                 codes[flip] = reverse_complement(codes[flip])
-        return torch.from_numpy(codes)
+        return codes
+
+    def _codes(self, store, idx: np.ndarray) -> torch.Tensor:
+        if not isinstance(store, ElementInputs):
+            store = ElementInputs(store, None)
+        return torch.from_numpy(store.take(idx, transform_codes=self._augment))
 
     def _side(self, rows_per_episode: list[np.ndarray], e_uniq: np.ndarray,
               p_uniq: np.ndarray, hidden_per_episode: list[np.ndarray] | None = None) -> Side:

@@ -52,6 +52,7 @@ class TrainRequest:
     val_cells: list[str] = field(default_factory=list)
     val_chroms: list[str] | None = None
     test_chroms: list[str] | None = None
+    element_features: str | None = None              # --element-features (None: default)
     model: dict = field(default_factory=dict)        # ModelConfig overrides
     train: dict = field(default_factory=dict)        # TrainConfig overrides
     device: str = "auto"
@@ -99,6 +100,8 @@ def _resolve_cells(pairs, requested, val_cells) -> tuple[list[str], list[str]]:
     if not present:
         raise InputError("the dataset has no labelled pairs with a cell name")
     val_cells = list(val_cells or [])
+    if requested is not None and not requested:  # --cells "" or ",": not "all cells"
+        raise InputError(f"--cells names no cell (cells: {','.join(present)})")
     cells = requested if requested else [c for c in present if c not in val_cells]
     for c in list(cells) + val_cells:
         if c not in present:
@@ -110,6 +113,21 @@ def _resolve_cells(pairs, requested, val_cells) -> tuple[list[str], list[str]]:
     if not cells:
         raise InputError("no training cell left")
     return list(cells), val_cells
+
+
+def _feature_stage(req: TrainRequest, saved: dict | None, ds, pairs, all_train, tcfg,
+                   device, reporter):
+    """The run's element-feature stage: rebuilt from config.json on --resume, else fitted
+    on the training-chromosome elements of the training pairs (no labels used)."""
+    from ..features import FeatureSpec, FeatureStage
+
+    if saved is not None:
+        return FeatureStage.from_state(saved.get("element_features"))
+    spec = FeatureSpec.parse(req.element_features)
+    ids = {"enhancer": np.unique(pairs["enh_idx"].to_numpy()[all_train]),
+           "promoter": np.unique(pairs["prom_idx"].to_numpy()[all_train])}
+    return FeatureStage.fit(spec, ds, ids, tcfg.discover_settings(), log=reporter.line,
+                            device=str(device))
 
 
 def _lr_at(step: int, total: int, tcfg: TrainConfig) -> float:
@@ -128,17 +146,20 @@ def _optimizer(model: torch.nn.Module, tcfg: TrainConfig) -> torch.optim.Optimiz
                               {"params": no_decay, "weight_decay": 0.0}], lr=tcfg.lr)
 
 
+RUN_EXISTS = "use --force to overwrite it or --resume to continue it"
+
+
 def _prepare_run_dir(out: Path, resume: bool, force: bool) -> None:
     if resume:
         if not (out / "last.json").exists():
             raise InputError("nothing to resume: no last checkpoint in the run directory",
                              str(out))
         return
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            raise InputError("run directory exists; use --force to overwrite it or "
-                             "--resume to continue it", str(out))
-        shutil.rmtree(out)
+    if out.exists() or out.is_symlink():
+        from ..io.atomic import remove_output_dir
+
+        # --force replaces only a run directory PRISM wrote (the shared rule of io.atomic)
+        remove_output_dir(out, force, advice=RUN_EXISTS)
     out.mkdir(parents=True, exist_ok=True)
 
 
@@ -232,7 +253,11 @@ def run_training(req: TrainRequest) -> dict:
     if req.resume:
         if not (out / "config.json").exists():
             raise InputError("nothing to resume: no config.json", str(out))
-        saved = json.loads((out / "config.json").read_text())
+        try:
+            saved = json.loads((out / "config.json").read_text())
+        except (ValueError, OSError) as err:  # JSONDecodeError and UnicodeDecodeError
+            raise InputError(f"config.json is not valid JSON ({type(err).__name__})",
+                             str(out / "config.json")) from None
         if saved.get("dataset", {}).get("sha256") != ds.checksum:
             raise InputError("--resume with a different dataset than the run was trained on "
                              f"(checksum {ds.checksum[:12]} != "
@@ -244,6 +269,14 @@ def run_training(req: TrainRequest) -> dict:
         mcfg = ModelConfig.from_saved(saved["model"])
         cells, val_cells = saved["cells"], saved["val_cells"]
         val_chroms, test_chroms = saved["splits"]["val"], saved["splits"]["test"]
+        for option, asked, used in (("--cells", req.cells, cells),
+                                    ("--val-cells", req.val_cells or None, val_cells),
+                                    ("--val-chroms", req.val_chroms, val_chroms),
+                                    ("--test-chroms", req.test_chroms, test_chroms)):
+            if asked is not None and list(asked) != list(used):  # not silently ignored
+                raise InputError(f"{option} {','.join(asked)} differs from the run being "
+                                 f"resumed ({','.join(used) or 'none'}); --resume keeps the "
+                                 "run's own setting", str(out))
     else:
         try:
             tcfg = TrainConfig.from_dict({**TrainConfig().to_dict(), **req.train})
@@ -259,6 +292,8 @@ def run_training(req: TrainRequest) -> dict:
                                      val_chroms, test_chroms)
     labels = pairs["label"].to_numpy().astype(np.int64)
     cell_col = pairs["cell"].to_numpy()
+    splits_mod.check_validation_pairs(split, labels, cell_col, list(cells) + list(val_cells),
+                                      val_chroms)
     log_d = ds.log_distance()
     train_rows = {}
     for i, c in enumerate(cells):
@@ -270,9 +305,14 @@ def run_training(req: TrainRequest) -> dict:
                              "with both classes")
         train_rows[i] = rows
     all_train = np.concatenate(list(train_rows.values()))
+    reporter_pre = _Reporter(enabled=is_main and not req.quiet, verbose=req.verbose)
+    stage = _feature_stage(req, saved if req.resume else None, ds, pairs, all_train, tcfg,
+                           device, reporter_pre)
     if mcfg is None:
         try:
             mdict = {**ModelConfig().to_dict(), **req.model}
+            mdict.update(n_features=stage.n_features,
+                         sequence_tower=stage.spec.conv or not stage.n_features)
             mdict.update(n_cells=len(cells), enhancer_length=ds.enhancer_length,
                          promoter_length=ds.promoter_length,
                          distance_mean=float(log_d[all_train].mean()),
@@ -299,7 +339,7 @@ def run_training(req: TrainRequest) -> dict:
                          "train": sorted(set(pairs["chrom1"][split == "train"]))},
               "dataset": dataset_info, "steps_per_epoch": steps_per_epoch,
               "world_size": world, "device": str(device), "amp": req.amp,
-              "version": __version__}
+              "element_features": stage.state(), "version": __version__}
     if is_main:
         (out / "config.json").write_text(json.dumps(config, indent=1))
 
@@ -311,7 +351,8 @@ def run_training(req: TrainRequest) -> dict:
     sampler = EpisodeSampler(train_rows, labels, tcfg.support_sizes, tcfg.query_size,
                              tcfg.cell_weighting, tcfg.unlabelled_support_fraction,
                              seed=tcfg.seed * 1009 + rank)
-    builder = BatchBuilder(ds.enhancers, ds.promoters, pairs["enh_idx"].to_numpy(),
+    enh_inputs, prom_inputs = stage.inputs(ds)
+    builder = BatchBuilder(enh_inputs, prom_inputs, pairs["enh_idx"].to_numpy(),
                            pairs["prom_idx"].to_numpy(), log_d, labels, tcfg.max_shift,
                            tcfg.rc_augment and mcfg.rc == "none",
                            seed=tcfg.seed * 2003 + 1 + rank, mutation_rate=tcfg.mutation_rate)
@@ -331,10 +372,9 @@ def run_training(req: TrainRequest) -> dict:
         builder.set_state(r["builder"])
         start_epoch, step = r["epoch"] + 1, r["step"]
         best_score, best_epoch = r["best_score"], r["best_epoch"]
-    if not req.resume and tcfg.pretrain_steps > 0:
+    if not req.resume and tcfg.pretrain_steps > 0 and mcfg.sequence_tower:
         from .pretrain import pretrain_towers
 
-        reporter_pre = _Reporter(enabled=is_main and not req.quiet, verbose=req.verbose)
         reporter_pre.line(f"pretraining towers (element vs shuffled element) for "
                           f"{tcfg.pretrain_steps} steps on training-chromosome elements")
         history, _ = pretrain_towers(
@@ -348,7 +388,7 @@ def run_training(req: TrainRequest) -> dict:
             reporter_pre.line(f"pretraining: element-vs-shuffled accuracy "
                               f"{history[-1]['acc']:.3f} (last 25 steps)")
         torch.manual_seed(tcfg.seed * 7 + 3 + rank)
-    if tcfg.freeze_motifs and tcfg.pretrain_steps > 0:
+    if tcfg.freeze_motifs and tcfg.pretrain_steps > 0 and mcfg.sequence_tower:
         for tower in (model.enhancer_tower, model.promoter_tower):
             for p in list(tower.motifs.parameters()) + list(tower.motif_norm.parameters()):
                 p.requires_grad_(False)
@@ -358,7 +398,7 @@ def run_training(req: TrainRequest) -> dict:
         train_module = DDP(objective, device_ids=[device.index] if device.type == "cuda"
                            else None, find_unused_parameters=True)
 
-    arrays = {"enhancers": ds.enhancers, "promoters": ds.promoters,
+    arrays = {"enhancers": enh_inputs, "promoters": prom_inputs,
               "enh_idx": pairs["enh_idx"].to_numpy(), "prom_idx": pairs["prom_idx"].to_numpy(),
               "log_distance": log_d, "labels": labels}
     plan = plan_validation(cell_col, labels, split,
@@ -366,6 +406,7 @@ def run_training(req: TrainRequest) -> dict:
                            tcfg.val_support_pool, tcfg.val_max_pairs, seed=tcfg.seed)
     reporter = _Reporter(enabled=is_main and not req.quiet, verbose=req.verbose)
     if is_main:
+        reporter.line(f"element features: {stage.describe()}")
         reporter.line(f"prism train: {len(cells)} training cells ({','.join(cells)}), "
                       f"val chroms {','.join(val_chroms)}, test chroms "
                       f"{','.join(test_chroms) or '-'} (never used), "
@@ -504,6 +545,7 @@ def _meta(model, config, cells, val_cells, epoch, step, val, tcfg) -> dict:
                         "enhancer_anchor": config["dataset"].get("enhancer_anchor", "center"),
                         "promoter_anchor": config["dataset"].get("promoter_anchor", "center")},
             "splits": config["splits"], "dataset": config["dataset"],
+            "element_features": config["element_features"],
             "train_config": tcfg.to_dict(), "support_sizes": list(tcfg.support_sizes),
             "epoch": epoch, "step": step,
             "val": {k: val[k] for k in ("cells", "mean_aupr", "mean_auroc", "mean_prevalence")},

@@ -2,9 +2,11 @@
 
 For each episode e (one cell c, support S, query Q):
 
-    main      BCE(sigmoid((U_I - R(z_F, pi_S)) / T), y_Q)          -> backbone, R, T, student
+    main      BCE(sigmoid((U_I - R(z_F, pi_MAP)) / T), y_Q)        -> backbone, R, T, student
+              pi_MAP: the student's pi_S refined to the MAP of the support likelihood
+              (model/posterior.py), Gauss-Newton steps unrolled (differentiable)
     teacher   BCE(sigmoid((U_I - R(z_F, pi_T(c))) / T), y_Q)       -> backbone, R, T, teacher
-    distill   KL(pi_T(c).detach() || pi_S)                         -> student only
+    distill   KL(pi_T(c).detach() || pi_S)   (the student's own guess) -> student only
     adversary CE(cell | GRL(z_I))                                   -> adversary; backbone reversed
     opportunist BCE with pi_O, computed on detached U_I, z_F, T and a frozen view of the
               resistance head                                        -> opportunist only
@@ -135,8 +137,10 @@ class EpisodeObjective(nn.Module):
             zf_s, u_s = zf_s.detach(), u_s.detach()
         cells = batch.cells
 
-        pi_s = m.student_environment(zf_s, u_s, y_s, s_mask)               # (E, K)
-        main = episode_bce(m.logit(q["U"], m.resistance(q["z_F"], pi_s[:, None])), y_q, q_mask)
+        env = m.support_environment(zf_s, u_s, y_s, s_mask, create_graph=True)
+        pi_s = env["pi_student"]                                            # (E, K)
+        main = episode_bce(m.logit(q["U"], m.resistance(q["z_F"], env["pi"][:, None])),
+                           y_q, q_mask)
         pi_t = m.teacher_environment(cells)
         teacher = episode_bce(m.logit(q["U"], m.resistance(q["z_F"], pi_t[:, None])),
                               y_q, q_mask)

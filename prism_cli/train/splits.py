@@ -73,7 +73,20 @@ def check_splits(chroms: list[str], val: list[str], test: list[str]) -> None:
     if not val:
         raise InputError("no validation chromosome: give --val-chroms (validation on "
                          "held-out chromosomes is required)")
-    missing = [c for c in val + test if c not in set(chroms)]
-    if missing and len(missing) == len(val + test):
-        raise InputError(f"none of the split chromosomes occur in the dataset: "
-                         f"{','.join(missing)}")
+    for option, names in (("--val-chroms", val), ("--test-chroms", test)):
+        missing = [c for c in names if c not in set(chroms)]
+        if missing:  # a typo would silently train on the real test chromosome
+            raise InputError(f"{option}: chromosome(s) {','.join(missing)} not in the dataset "
+                             f"(it has {','.join(sorted(set(chroms), key=chrom_sort_key))})")
+
+
+def check_validation_pairs(split: np.ndarray, labels: np.ndarray, cell_of_pair: np.ndarray,
+                           cells: list[str], val: list[str]) -> None:
+    """The validation chromosomes must hold labelled pairs of both classes for at least one
+    validated cell; otherwise validation (and the best epoch) would be meaningless."""
+    rows = (split == "val") & (labels >= 0) & np.isin(cell_of_pair, list(cells))
+    y = labels[rows]
+    if not rows.any() or y.min() == y.max():
+        raise InputError(f"--val-chroms {','.join(val)}: {int(rows.sum())} labelled pairs of "
+                         f"the cells {','.join(cells)} there ({int((y == 1).sum())} positive); "
+                         "validation needs both classes: choose other validation chromosomes")

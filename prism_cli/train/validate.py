@@ -3,8 +3,8 @@
 For each validated cell: a fixed support pool drawn once from the cell's labelled
 training-chromosome pairs, and a query = its labelled validation-chromosome pairs.  Every
 epoch the current model encodes the elements once (ElementCache), computes pair outputs,
-estimates the cell's environment with the student over ``val_episodes`` support episodes
-(sizes as in training) and scores the query.  Reported per cell:
+estimates the cell's environment from the support pool exactly as ``prism adapt`` does
+(student guess refined to the MAP of the support likelihood) and scores the query.  Reported per cell:
 
     aupr, auroc, prevalence, spread (sd of p), bce      -- student path (the main number)
     aupr_teacher, auroc_teacher                          -- pi_T(c), training cells only
@@ -116,7 +116,7 @@ def validate(model, arrays: dict, plan: list[ValCell], support_sizes=(8, 256),
             support = {"z_F": out["z_F"][si], "U": out["U"][si], "y": labels[cell.support]}
             rng = np.random.default_rng(seed + 104729 * (k + 1))
             pi, pi_sd, _ = inference.estimate_environment(model, support, support_sizes,
-                                                          n_episodes, rng)
+                                                          0, rng)
             p = inference.predict(model, u, z_f, pi)["p"].numpy()
             m["pi_sd"] = float(pi_sd.mean())
         else:

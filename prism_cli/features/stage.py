@@ -1,0 +1,237 @@
+"""FeatureStage: the element features of a model, fitted once on the training elements,
+computed once per unique element and cached with the dataset.
+
+    stage = FeatureStage.fit(spec, ds, {"enhancer": ids, "promoter": ids}, settings)
+        discover: motifs learned label-free from the training-chromosome elements
+                  (prism_cli/motifs/discover.py), thresholds calibrated on their
+                  dinucleotide shuffles;
+        jaspar:   JASPAR CORE vertebrates, thresholds calibrated the same way;
+        table:    the columns of the feature table.
+    stage.features(ds, "enhancer") -> float32 (n_enhancers, F)   (cached: DATA/features/)
+    stage.inputs(ds) -> (ElementInputs, ElementInputs)          (what the model reads)
+    stage.state() -> JSON-able dict stored in the checkpoint; FeatureStage.from_state(...)
+
+Training, validation, ``adapt`` and ``score`` all go through ``inputs`` (``model_inputs``
+rebuilds the stage from a checkpoint's metadata), so an element's features are the same
+numbers wherever it is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..encode import N_CODE
+from ..errors import InputError
+from .inputs import ElementInputs
+from .spec import FeatureSpec
+from .table import lookup, read_feature_table
+
+ROLES = ("enhancer", "promoter")
+
+
+@dataclass
+class DiscoverSettings:
+    """Label-free motif discovery and motif scanning settings (TrainConfig fields)."""
+    n_motifs: int = 32
+    steps: int = 600
+    max_elements: int = 8000      # training elements used for discovery (random subset)
+    p_value: float = 1e-4         # per-position hit rate on shuffled background
+    seed: int = 0
+
+
+def _element_frame(ds, role: str):
+    return ds.enhancer_table() if role == "enhancer" else ds.promoter_table()
+
+
+def _pooled_codes(ds, element_ids: dict, max_elements: int, seed: int) -> np.ndarray:
+    """Windows of the given elements of both roles, padded with N to one length:
+    uint8 (n, L).  At most ``max_elements`` (a random subset, fixed by ``seed``)."""
+    parts = [(ds.enhancers, np.unique(element_ids.get("enhancer", []))),
+             (ds.promoters, np.unique(element_ids.get("promoter", [])))]
+    total = sum(len(ids) for _, ids in parts)
+    rng = np.random.default_rng(seed)
+    if total > max_elements > 0:
+        keep = np.sort(rng.choice(total, size=max_elements, replace=False))
+        offsets = np.cumsum([0] + [len(ids) for _, ids in parts])
+        parts = [(arr, ids[keep[(keep >= lo) & (keep < hi)] - lo])
+                 for (arr, ids), lo, hi in zip(parts, offsets[:-1], offsets[1:])]
+    length = max(arr.shape[1] for arr, _ in parts)
+    out = []
+    for arr, ids in parts:
+        if len(ids):
+            block = np.full((len(ids), length), N_CODE, dtype=np.uint8)
+            block[:, :arr.shape[1]] = arr[np.sort(ids)]
+            out.append(block)
+    if not out:
+        raise InputError("no training elements to learn motifs from")
+    return np.concatenate(out)
+
+
+def base_composition(codes: np.ndarray) -> np.ndarray:
+    """A, C, G, T frequencies of codes (N skipped), symmetrised over strands: (4,)."""
+    counts = np.bincount(codes.ravel(), minlength=5)[:4].astype(np.float64) + 1.0
+    counts = 0.5 * (counts + counts[::-1])
+    return counts / counts.sum()
+
+
+class FeatureStage:
+    """The per-element features of one model (see module docstring)."""
+
+    def __init__(self, spec: FeatureSpec, scanners: list, table_columns: list[str]):
+        self.spec = spec
+        self.scanners = scanners            # [(source, MotifScanner)]
+        self.table_columns = list(table_columns)
+
+    # ---- what it is ----------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        out = [m.name for _, sc in self.scanners for m in sc.motifs]
+        return out + [f"table:{c}" for c in self.table_columns]
+
+    @property
+    def n_features(self) -> int:
+        return len(self.names)
+
+    def motifs(self) -> list:
+        """Every motif the stage scans for (discovered first, then JASPAR)."""
+        return [m for _, sc in self.scanners for m in sc.motifs]
+
+    def describe(self) -> str:
+        parts = [f"{src} {len(sc.motifs)} motifs" for src, sc in self.scanners]
+        if self.table_columns:
+            parts.append(f"table {len(self.table_columns)} columns")
+        if self.spec.conv:
+            parts.append("conv towers")
+        return ", ".join(parts)
+
+    # ---- fitting ---------------------------------------------------------------------
+    @classmethod
+    def fit(cls, spec: FeatureSpec, ds, element_ids: dict, settings: DiscoverSettings,
+            log=None, device: str = "cpu") -> "FeatureStage":
+        """Learn / load the motifs and calibrate their thresholds on the training
+        elements ``element_ids`` ({"enhancer": ids, "promoter": ids}; labels unused)."""
+        say = log or (lambda msg: None)
+        scanners = []
+        if spec.motifs:
+            from ..motifs.scan import MotifScanner
+
+            codes = _pooled_codes(ds, element_ids, settings.max_elements, settings.seed)
+            background = base_composition(codes)
+            for source in spec.motifs:
+                if source == "discover":
+                    from ..motifs.discover import discover_motifs
+
+                    say(f"discovering motifs label-free on {len(codes)} training elements "
+                        f"(element vs dinucleotide shuffle, {settings.steps} steps)")
+                    motifs = discover_motifs(codes, n_motifs=settings.n_motifs,
+                                             steps=settings.steps, seed=settings.seed,
+                                             device=device)
+                    if not motifs:
+                        raise InputError(
+                            f"motif discovery found no motif enriched over shuffled sequence "
+                            f"in {len(codes)} training elements; train longer "
+                            f'(train config "discover_steps"), or choose other features '
+                            f"(--element-features jaspar, table:PATH or conv)")
+                else:
+                    from ..motifs.jaspar import jaspar_motifs
+
+                    motifs = jaspar_motifs()
+                scanner = MotifScanner(motifs, background=background)
+                scanner.calibrate(codes, p_value=settings.p_value, seed=settings.seed)
+                say(f"{source}: {len(motifs)} motifs, thresholds calibrated at "
+                    f"p = {settings.p_value:g} on shuffled training elements")
+                scanners.append((source, scanner))
+        columns = read_feature_table(spec.table).columns if spec.table else []
+        return cls(spec, scanners, columns)
+
+    # ---- features --------------------------------------------------------------------
+    def _compute(self, ds, role: str, table=None) -> np.ndarray:
+        codes = ds.enhancers if role == "enhancer" else ds.promoters
+        blocks = []
+        for _, sc in self.scanners:
+            blocks.append(sc.occupancy(np.asarray(codes)).astype(np.float32))
+        if self.table_columns:
+            table = table or read_feature_table(self.spec.table, self.table_columns)
+            blocks.append(lookup(table, _element_frame(ds, role), role))
+        return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(codes), 0),
+                                                                       np.float32)
+
+    def cache_key(self, ds) -> str:
+        h = hashlib.sha256(json.dumps(self.state(), sort_keys=True).encode())
+        h.update(ds.checksum.encode())
+        if self.spec.table:
+            st = os.stat(self.spec.table)
+            h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        return h.hexdigest()[:20]
+
+    def features(self, ds, role: str) -> np.ndarray:
+        """float32 (n_elements of ``role``, F), from DATA/features/KEY/ when cached there
+        (written when the dataset folder is writable)."""
+        folder = Path(ds.root) / "features" / self.cache_key(ds)
+        path = folder / f"{role}.npy"
+        n = ds.manifest[f"n_{role}s"]
+        if path.exists():
+            try:
+                arr = np.load(path, allow_pickle=False)
+                if arr.shape == (n, self.n_features) and arr.dtype == np.float32:
+                    return arr
+            except (OSError, ValueError):
+                pass
+        arr = self._compute(ds, role)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{role}.{os.getpid()}.tmp.npy"
+            np.save(tmp, arr, allow_pickle=False)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only dataset: computed, not cached
+        return arr
+
+    def inputs(self, ds) -> tuple[ElementInputs, ElementInputs]:
+        """The model's element inputs for ``ds``: (enhancers, promoters)."""
+        out = []
+        for role in ROLES:
+            codes = ds.enhancers if role == "enhancer" else ds.promoters
+            feats = self.features(ds, role) if self.n_features else None
+            out.append(ElementInputs(codes if (self.spec.conv or feats is None) else None,
+                                     feats))
+        return out[0], out[1]
+
+    # ---- checkpoint state ------------------------------------------------------------
+    def state(self) -> dict:
+        return {"spec": self.spec.to_dict(),
+                "scanners": [{"source": src, **sc.state()} for src, sc in self.scanners],
+                "table_columns": self.table_columns, "names": self.names}
+
+    @classmethod
+    def from_state(cls, state: dict | None, table: str | None = None) -> "FeatureStage":
+        """Rebuild from ``state()``; None (a checkpoint from before feature stages) means
+        sequence towers only.  ``table`` replaces the recorded table path."""
+        if not state:
+            return cls(FeatureSpec(conv=True), [], [])
+        spec = FeatureSpec.from_dict(state["spec"])
+        if table is not None:
+            spec = FeatureSpec(spec.motifs, str(Path(table).resolve()), spec.conv)
+        if spec.table and not Path(spec.table).is_file():
+            raise InputError("the model reads a feature table that is not there; give its "
+                             "new place with --feature-table", spec.table)
+        scanners = []
+        if state.get("scanners"):
+            from ..motifs.scan import MotifScanner
+
+            for s in state["scanners"]:
+                s = dict(s)
+                scanners.append((s.pop("source"), MotifScanner.from_state(s)))
+        return cls(spec, scanners, state.get("table_columns", []))
+
+
+def model_inputs(ds, meta: dict, table: str | None = None
+                 ) -> tuple[ElementInputs, ElementInputs]:
+    """Element inputs of ``ds`` for the model whose checkpoint metadata is ``meta``."""
+    return FeatureStage.from_state(meta.get("element_features"), table).inputs(ds)

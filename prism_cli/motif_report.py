@@ -1,0 +1,138 @@
+"""What ``prism motifs`` reports: the motifs of a model or of a dataset, their JASPAR
+matches and, for a model, each motif's contribution to U_I and R.
+
+    model_motifs(model_path, data, n_pairs, seed, device) -> (table, motifs)
+    dataset_motifs(data, chroms, n_motifs, steps, seed, device) -> (table, motifs)
+    write_report(out, table, motifs, jaspar=True, force=False)
+        -> OUT/motifs.meme, OUT/motifs.tsv, OUT/logos.png, OUT/report.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+REPORT_FORMAT = "prism-motifs"
+
+
+def _motif_table(motifs, thresholds=None) -> pd.DataFrame:
+    from .motifs.pwm import information_content
+
+    rows = []
+    for i, m in enumerate(motifs):
+        rows.append({"motif": m.name, "source": m.source, "width": len(m.pwm),
+                     "consensus": "".join("ACGT"[k] for k in np.asarray(m.pwm).argmax(1)),
+                     "ic_bits": float(information_content(m.pwm).sum()),
+                     "threshold": (float(thresholds[i]) if thresholds is not None
+                                   else float("nan"))})
+    return pd.DataFrame(rows)
+
+
+def model_motifs(model_path, data, n_pairs: int, seed: int, device: str):
+    """Motifs of a trained model, with their effects on U_I and R measured on ``n_pairs``
+    pairs of ``data`` (default: the model's training dataset, training chromosomes)."""
+    from .checkpoint import load_checkpoint
+    from .dataset import PairDataset
+    from .features.effects import feature_effects
+    from .features.stage import FeatureStage
+    from .inference import resolve_device
+
+    model, meta = load_checkpoint(model_path, device=resolve_device(device))
+    stage = FeatureStage.from_state(meta.get("element_features"))
+    motifs = stage.motifs()
+    thresholds = np.concatenate([sc.thresholds for _, sc in stage.scanners]) \
+        if stage.scanners else None
+    table = _motif_table(motifs, thresholds)
+    data = data or (meta.get("dataset") or {}).get("path")
+    if data and Path(data, "manifest.json").exists() and stage.n_features:
+        ds = PairDataset(data)
+        pairs = ds.pairs
+        train_chroms = set((meta.get("splits") or {}).get("train") or pairs["chrom1"])
+        pairs = pairs[pairs["chrom1"].isin(train_chroms)]
+        rng = np.random.default_rng(seed)
+        if len(pairs) > n_pairs:
+            pairs = pairs.iloc[np.sort(rng.choice(len(pairs), n_pairs, replace=False))]
+        enh, prom = stage.inputs(ds)
+        effects = feature_effects(model, enh, prom, pairs, stage.names)
+        effects = effects.rename(columns={"feature": "motif"})
+        table = table.merge(effects, on="motif", how="left") if len(table) else effects
+    return table, motifs
+
+
+def dataset_motifs(data, chroms, n_motifs: int, steps: int, seed: int, device: str):
+    """Motifs discovered label-free on the elements of a dataset (optionally only those on
+    ``chroms``), with thresholds calibrated on their dinucleotide shuffles."""
+    from .dataset import PairDataset
+    from .features.stage import DiscoverSettings, _pooled_codes, base_composition
+    from .motifs.discover import discover_motifs
+    from .motifs.scan import MotifScanner
+
+    ds = PairDataset(data)
+    ids = {}
+    for role, col, table in (("enhancer", "enh_idx", ds.enhancer_table()),
+                             ("promoter", "prom_idx", ds.promoter_table())):
+        keep = np.ones(len(table), bool) if not chroms else table["chrom"].isin(chroms).to_numpy()
+        ids[role] = np.flatnonzero(keep)
+    if chroms and not (len(ids["enhancer"]) or len(ids["promoter"])):
+        raise InputError(f"no element on {','.join(chroms)}", data)
+    settings = DiscoverSettings(n_motifs=n_motifs, steps=steps, seed=seed)
+    codes = _pooled_codes(ds, ids, settings.max_elements, seed)
+    motifs = discover_motifs(codes, n_motifs=n_motifs, steps=steps, seed=seed, device=device)
+    scanner = MotifScanner(motifs, background=base_composition(codes))
+    thresholds = scanner.calibrate(codes, p_value=settings.p_value, seed=seed) if motifs else None
+    return _motif_table(motifs, thresholds), motifs
+
+
+def jaspar_matches(motifs) -> pd.DataFrame:
+    """Best JASPAR CORE vertebrates match of each motif (TOMTOM): motif, jaspar_match,
+    jaspar_p, jaspar_q."""
+    from .motifs.compare import tomtom_table
+    from .motifs.jaspar import jaspar_motifs
+
+    motifs = [m for m in motifs if m.source != "jaspar"]  # a JASPAR motif is its own match
+    if not motifs:
+        return pd.DataFrame(columns=["motif", "jaspar_match", "jaspar_p", "jaspar_q"])
+    hits = tomtom_table(motifs, jaspar_motifs())
+    return hits.rename(columns={"query": "motif", "target": "jaspar_match",
+                                "p_value": "jaspar_p", "q_value": "jaspar_q"})[
+        ["motif", "jaspar_match", "jaspar_p", "jaspar_q"]]
+
+
+def write_report(out, table: pd.DataFrame, motifs, jaspar: bool = True,
+                 force: bool = False) -> None:
+    from .io.atomic import atomic_dir
+    from .motifs.logo import plot_logos
+    from .motifs.pwm import write_meme
+
+    if jaspar and motifs:
+        table = table.merge(jaspar_matches(motifs), on="motif", how="left")
+    with atomic_dir(out, force=force) as tmp:
+        write_meme(tmp / "motifs.meme", motifs)
+        table.to_csv(tmp / "motifs.tsv", sep="\t", index=False, float_format="%.6g")
+        plot_logos(motifs, tmp / "logos.png", titles=[
+            m.name + (f"  ~ {r}" if isinstance(r, str) else "")
+            for m, r in zip(motifs, table.get("jaspar_match", [None] * len(motifs)))])
+        (tmp / "report.json").write_text(json.dumps(
+            {"format": REPORT_FORMAT, "motifs": len(motifs)}, indent=1) + "\n")
+    _print(table, out)
+
+
+def _print(table: pd.DataFrame, out) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cols = [c for c in ("motif", "consensus", "ic_bits", "jaspar_match", "jaspar_q",
+                        "carriers", "dU_carriers", "dR_carriers") if c in table]
+    t = Table(title=f"prism motifs -> {out}")
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("motif", "consensus", "jaspar_match")
+                     else "right")
+    for _, row in table.iterrows():
+        t.add_row(*[f"{row[c]:.3g}" if isinstance(row[c], float) else str(row[c])
+                    for c in cols])
+    Console(stderr=True).print(t)

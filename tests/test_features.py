@@ -1,0 +1,222 @@
+"""The element-feature stage: --element-features parsing, the feature table format,
+element inputs, the feature tower, caching, and models trained with a feature source."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+
+from prism_cli.cli import main
+from prism_cli.dataset import PairDataset
+from prism_cli.errors import InputError
+from prism_cli.features import ElementInputs, FeatureSpec, FeatureStage
+from prism_cli.features.table import lookup, read_feature_table
+from prism_cli.model import ModelConfig, build_model
+
+from .prism_train_data import TINY_MODEL, simulated_dataset, write_config
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return simulated_dataset(tmp_path_factory)
+
+
+def _element_rows(ds) -> pd.DataFrame:
+    return pd.concat([ds.enhancer_table(), ds.promoter_table()])[["chrom", "start", "end"]]
+
+
+def write_table(path, rows: pd.DataFrame, values: np.ndarray, names=("f1", "f2", "f3")):
+    frame = rows.reset_index(drop=True).copy()
+    frame.insert(3, "name", [f"el{i}" for i in range(len(frame))])
+    for j, n in enumerate(names):
+        frame[n] = values[:, j]
+    frame.rename(columns={"chrom": "#chrom"}).to_csv(path, sep="\t", index=False)
+    return path
+
+
+# ---- spec -------------------------------------------------------------------------------
+
+def test_spec_parses_sources_and_rejects_unknown_ones(tmp_path):
+    t = tmp_path / "t.tsv"
+    t.write_text("#chrom\tstart\tend\tf\nchr1\t0\t10\t1\n")
+    assert FeatureSpec.parse(None) == FeatureSpec(("discover",), None, False)
+    spec = FeatureSpec.parse(f"conv, jaspar,discover,table:{t}")
+    assert spec.motifs == ("discover", "jaspar") and spec.conv and spec.table == str(t.resolve())
+    assert FeatureSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(InputError, match="unknown source 'motif'"):
+        FeatureSpec.parse("motif")
+    with pytest.raises(InputError, match="not found"):
+        FeatureSpec.parse(f"table:{tmp_path / 'missing.tsv'}")
+    with pytest.raises(InputError, match="at least one source"):
+        FeatureSpec.parse(" , ")
+
+
+# ---- table ------------------------------------------------------------------------------
+
+def test_table_lookup_follows_the_dataset_elements(data, tmp_path):
+    ds = PairDataset(data)
+    rows = _element_rows(ds)
+    values = np.arange(len(rows) * 3, dtype=np.float64).reshape(-1, 3)
+    order = np.random.default_rng(0).permutation(len(rows))     # the table's own order
+    path = write_table(tmp_path / "t.tsv", rows.iloc[order], values[order])
+    table = read_feature_table(path)
+    assert table.columns == ["f1", "f2", "f3"]
+    got = lookup(table, ds.enhancer_table(), "enhancer")
+    np.testing.assert_array_equal(got, values[:len(ds.enhancer_table())].astype(np.float32))
+    # a checkpoint's column order is honoured
+    again = read_feature_table(path, columns=["f3", "f1"])
+    np.testing.assert_array_equal(lookup(again, ds.promoter_table(), "promoter")[:, 0],
+                                  values[len(ds.enhancer_table()):, 2].astype(np.float32))
+
+
+def test_table_errors_name_the_file_line_and_problem(data, tmp_path):
+    ds = PairDataset(data)
+    rows = _element_rows(ds)
+    values = np.ones((len(rows), 3))
+    path = write_table(tmp_path / "t.tsv", rows, values)
+    lines = path.read_text().splitlines()
+    bad = lines[:5] + [lines[5].rsplit("\t", 1)[0] + "\tabc"] + lines[6:]
+    (tmp_path / "bad.tsv").write_text("\n".join(bad) + "\n")
+    with pytest.raises(InputError, match=r"bad\.tsv:6: column 'f3': 'abc' is not a finite"):
+        read_feature_table(tmp_path / "bad.tsv")
+    (tmp_path / "nan.tsv").write_text("\n".join(lines[:3] + [lines[3].rsplit("\t", 1)[0]
+                                                             + "\tnan"]) + "\n")
+    with pytest.raises(InputError, match=r"nan\.tsv:4: column 'f3'"):
+        read_feature_table(tmp_path / "nan.tsv")
+    (tmp_path / "hdr.tsv").write_text("chrom\tbegin\tend\tf\n")
+    with pytest.raises(InputError, match=r"hdr\.tsv:1: feature table header"):
+        read_feature_table(tmp_path / "hdr.tsv")
+    (tmp_path / "dup.tsv").write_text("\n".join(lines[:3] + [lines[2]]) + "\n")
+    with pytest.raises(InputError, match=r"dup\.tsv:4: element .* appears twice"):
+        read_feature_table(tmp_path / "dup.tsv")
+    # an element of the dataset that the table lacks
+    (tmp_path / "short.tsv").write_text("\n".join(lines[:-1]) + "\n")
+    table = read_feature_table(tmp_path / "short.tsv")
+    with pytest.raises(InputError, match=r"short\.tsv: no row for promoter chr\d+:\d+-\d+ "
+                                         r"\(1 promoters missing\)"):
+        lookup(table, ds.promoter_table(), "promoter")
+    with pytest.raises(InputError, match="lacks the model's column"):
+        read_feature_table(path, columns=["f1", "g7"])
+
+
+# ---- inputs and tower ---------------------------------------------------------------------
+
+def test_element_inputs_concatenate_features_and_transform_codes_only():
+    codes = np.array([[0, 1, 2, 3], [4, 3, 2, 1]], dtype=np.uint8)
+    feats = np.array([[1.5, 0.0], [2.0, 7.0]], dtype=np.float32)
+    both = ElementInputs(codes, feats)
+    x = both.take([1, 0], transform_codes=lambda c: 3 - np.minimum(c, 3))
+    np.testing.assert_array_equal(x, [[2.0, 7.0, 0, 0, 1, 2], [1.5, 0.0, 3, 2, 1, 0]])
+    assert ElementInputs(codes, None)[[0]].dtype == np.uint8
+    np.testing.assert_array_equal(ElementInputs(None, feats)[[1]], feats[[1]])
+    with pytest.raises(ValueError):
+        ElementInputs(codes[:1], feats)
+
+
+@pytest.mark.parametrize("sequence", [False, True])
+@torch.no_grad()
+def test_feature_tower_tokens_and_strand_invariance(sequence):
+    cfg = ModelConfig(**{**TINY_MODEL, "dilations": ()}, n_features=6, sequence_tower=sequence,
+                      enhancer_length=40, promoter_length=40)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    rng = np.random.default_rng(0)
+    feats = rng.poisson(1.0, (5, 6)).astype(np.float32)
+    codes = rng.integers(0, 4, (5, 40)).astype(np.uint8)
+    inputs = ElementInputs(codes if sequence else None, feats)
+    tok = model.encode_enhancers(torch.from_numpy(inputs[np.arange(5)]))
+    assert tok.shape == (5, cfg.tokens_per_element, cfg.d_model)
+    assert cfg.tokens_per_element == cfg.n_tokens * (2 if sequence else 1) + \
+        (1 if sequence and cfg.kmer_k else 0)
+    # the features part depends on the features: change one element's features only
+    feats2 = feats.copy()
+    feats2[2] += 3
+    tok2 = model.encode_enhancers(torch.from_numpy(ElementInputs(
+        codes if sequence else None, feats2)[np.arange(5)]))
+    changed = (tok2 - tok).abs().amax(dim=(1, 2))
+    assert changed[2] > 1e-3 and float(changed[[0, 1, 3, 4]].max()) == 0.0
+    if sequence:  # reverse-complemented windows: same pair outputs
+        rc = (3 - codes[:, ::-1]).astype(np.uint8)
+        e = model.encode_enhancers(torch.from_numpy(ElementInputs(codes, feats)[np.arange(5)]))
+        e_rc = model.encode_enhancers(torch.from_numpy(ElementInputs(rc, feats)[np.arange(5)]))
+        p = model.encode_promoters(torch.from_numpy(ElementInputs(codes, feats)[np.arange(5)]))
+        d = torch.full((5,), 4.0)
+        torch.testing.assert_close(model.pair(e, p, d)["U"], model.pair(e_rc, p, d)["U"],
+                                   atol=1e-5, rtol=1e-5)
+
+
+def test_model_config_needs_some_element_encoder():
+    with pytest.raises(ValueError, match="needs element features"):
+        ModelConfig(n_features=0, sequence_tower=False)
+    old = ModelConfig.from_saved({k: v for k, v in ModelConfig().to_dict().items()
+                                  if k not in ("n_features", "sequence_tower")})
+    assert old.sequence_tower and old.n_features == 0
+
+
+# ---- stage: cache and training ----------------------------------------------------------
+
+def test_cached_table_features_equal_recomputed_ones(data, tmp_path):
+    ds = PairDataset(data)
+    rows = _element_rows(ds)
+    values = np.random.default_rng(1).poisson(2.0, (len(rows), 3)).astype(float)
+    path = write_table(tmp_path / "t.tsv", rows, values)
+    stage = FeatureStage.fit(FeatureSpec.parse(f"table:{path}"), ds, {}, None)
+    first = stage.features(ds, "enhancer")
+    cached = list((data / "features").glob("*/enhancer.npy"))
+    assert cached, "features were not cached with the dataset"
+    np.testing.assert_array_equal(first, stage._compute(ds, "enhancer"))
+    np.testing.assert_array_equal(stage.features(ds, "enhancer"), first)
+    # a different table gives a different cache entry, not stale numbers
+    path2 = write_table(tmp_path / "t2.tsv", rows, values + 1)
+    stage2 = FeatureStage.fit(FeatureSpec.parse(f"table:{path2}"), ds, {}, None)
+    np.testing.assert_array_equal(stage2.features(ds, "enhancer"), first + 1)
+
+
+def test_train_score_with_a_feature_table_round_trips(data, tmp_path):
+    """table:PATH -> the checkpoint records the columns and the table; score reads it,
+    also from a new place with --feature-table; a table lacking a scored element fails."""
+    ds = PairDataset(data)
+    rows = _element_rows(ds)
+    values = np.random.default_rng(2).poisson(2.0, (len(rows), 3)).astype(float)
+    table = write_table(tmp_path / "t.tsv", rows, values)
+    cfg = write_config(tmp_path / "c.json", train={"steps_per_epoch": 2})
+    run = tmp_path / "run"
+    r = CliRunner().invoke(main, ["train", "--data", str(data), "-o", str(run), "--config",
+                                  str(cfg), "--threads", "1", "-q", "--epochs", "1",
+                                  "--element-features", f"table:{table}"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    meta = json.loads((run / "best.json").read_text())
+    assert meta["model_config"]["n_features"] == 3
+    assert meta["model_config"]["sequence_tower"] is False
+    assert meta["element_features"]["table_columns"] == ["f1", "f2", "f3"]
+    sim = data.parent / "sim"
+    pairs = tmp_path / "q.bedpe"
+    lines = (sim / "pairs.bedpe").read_text().splitlines()
+    pairs.write_text("\n".join(lines[:40]) + "\n")
+    out1 = tmp_path / "s1.bedpe"
+    args = ["score", "-p", str(pairs), "-m", str(run), "-g", str(sim / "genome.fa"), "--zero-shot"]
+    r = CliRunner().invoke(main, args + ["-o", str(out1)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    moved = tmp_path / "moved.tsv"
+    table.rename(moved)
+    r = CliRunner().invoke(main, args + ["-o", str(tmp_path / "s0.bedpe")])
+    assert r.exit_code != 0 and "--feature-table" in r.output
+    out2 = tmp_path / "s2.bedpe"
+    r = CliRunner().invoke(main, args + ["-o", str(out2), "--feature-table", str(moved)],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert out1.read_text() == out2.read_text()
+    short = tmp_path / "short.tsv"
+    text = moved.read_text().splitlines()
+    first_enh = lines[1].split("\t")[:3]
+    short.write_text("\n".join(t for t in text if t.split("\t")[:3] != first_enh) + "\n")
+    r = CliRunner().invoke(main, args + ["-o", str(tmp_path / "s3.bedpe"), "--feature-table",
+                                         str(short)])
+    assert r.exit_code != 0 and "no row for enhancer" in r.output
+    assert not (tmp_path / "s3.bedpe").exists()
