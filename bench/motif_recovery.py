@@ -81,7 +81,10 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=500)
     ap.add_argument("--discover-seed", type=int, default=0)
     ap.add_argument("--n-motifs", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=None, help="discover_motifs steps (default: its own)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="discover_motifs steps per round (default: its own)")
+    ap.add_argument("--max-elements", type=int, default=None,
+                    help="discover_motifs max_elements (default: its own; 0 for all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every discovery round")
@@ -96,6 +99,8 @@ def main() -> None:
           f"({time.perf_counter() - t:.0f} s)")
 
     kwargs = {} if args.steps is None else {"steps": args.steps}
+    if args.max_elements is not None:
+        kwargs["max_elements"] = args.max_elements or None
     background = jaspar_motifs()  # loaded before timing: shared by the merge and the table
     wall, cpu = time.perf_counter(), time.process_time()
     discovered = discover_motifs(codes, n_motifs=args.n_motifs, seed=args.discover_seed,

@@ -4,7 +4,8 @@ matches and, for a model, each motif's contribution to U_I and R.
     model_motifs(model_path, data, n_pairs, seed, device) -> (table, motifs)
     dataset_motifs(data, chroms, n_motifs, steps, seed, device) -> (table, motifs)
     write_report(out, table, motifs, jaspar=True, force=False)
-        -> OUT/motifs.meme, OUT/motifs.tsv, OUT/logos.png, OUT/report.json
+        -> OUT/motifs.meme, OUT/motifs.tsv (largest effect on U_I + R first),
+           OUT/logos.png (the first MAX_LOGOS motifs), OUT/report.json
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pandas as pd
 from .errors import InputError
 
 REPORT_FORMAT = "prism-motifs"
+MAX_LOGOS = 48   # logos.png shows at most this many motifs (the largest effects first)
+PRINTED = 30     # rows of the table printed on the terminal
 
 
 def _motif_table(motifs, thresholds=None) -> pd.DataFrame:
@@ -111,12 +114,20 @@ def write_report(out, table: pd.DataFrame, motifs, jaspar: bool = True,
 
     if jaspar and motifs:
         table = table.merge(jaspar_matches(motifs), on="motif", how="left")
+    if "dU_abs" in table:  # the motifs that move predictions most come first
+        table = table.assign(_effect=table["dU_abs"].fillna(0) + table["dR_abs"].fillna(0))
+        table = table.sort_values("_effect", ascending=False, kind="stable").drop(
+            columns="_effect").reset_index(drop=True)
+    by_name = {m.name: m for m in motifs}
+    shown = table["motif"].head(MAX_LOGOS).tolist()
+    matches = (dict(zip(table["motif"], table["jaspar_match"])) if "jaspar_match" in table
+               else {})
     with atomic_dir(out, force=force) as tmp:
         write_meme(tmp / "motifs.meme", motifs)
         table.to_csv(tmp / "motifs.tsv", sep="\t", index=False, float_format="%.6g")
-        plot_logos(motifs, tmp / "logos.png", titles=[
-            m.name + (f"  ~ {r}" if isinstance(r, str) else "")
-            for m, r in zip(motifs, table.get("jaspar_match", [None] * len(motifs)))])
+        plot_logos([by_name[n] for n in shown], tmp / "logos.png", titles=[
+            n + (f"  ~ {matches[n]}" if isinstance(matches.get(n), str) else "")
+            for n in shown])
         (tmp / "report.json").write_text(json.dumps(
             {"format": REPORT_FORMAT, "motifs": len(motifs)}, indent=1) + "\n")
     _print(table, out)
@@ -128,11 +139,12 @@ def _print(table: pd.DataFrame, out) -> None:
 
     cols = [c for c in ("motif", "consensus", "ic_bits", "jaspar_match", "jaspar_q",
                         "carriers", "dU_carriers", "dR_carriers") if c in table]
-    t = Table(title=f"prism motifs -> {out}")
+    t = Table(title=f"prism motifs -> {out}" + (f" (first {PRINTED} of {len(table)}; all in "
+                                                 "motifs.tsv)" if len(table) > PRINTED else ""))
     for c in cols:
         t.add_column(c, justify="left" if c in ("motif", "consensus", "jaspar_match")
                      else "right")
-    for _, row in table.iterrows():
+    for _, row in table.head(PRINTED).iterrows():
         t.add_row(*[f"{row[c]:.3g}" if isinstance(row[c], float) else str(row[c])
                     for c in cols])
     Console(stderr=True).print(t)

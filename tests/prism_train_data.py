@@ -24,7 +24,7 @@ TINY_TRAIN = {"batch_episodes": 4, "support_min": 4, "support_max": 32, "query_s
               "val_episodes": 4, "val_support_pool": 64, "log_every": 1, "warmup_steps": 2,
               "max_shift": 2, "pretrain_steps": 0,
               # label-free motif discovery (the default features), cut to test size
-              "discover_motifs": 8, "discover_steps": 150, "discover_max_elements": 1000}
+              "discover_motifs": 8, "discover_steps": 40, "discover_max_elements": 600}
 
 
 def simulated_dataset(tmp_path_factory, pairs: int = 3000, length: int = 200,

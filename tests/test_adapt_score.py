@@ -173,3 +173,33 @@ def test_score_teacher_zero_shot_and_refusals(world, tmp_path):
     res = run("score", "-p", bad, "-m", world / "model", "-g", world / "g.fa", "-o", tmp_path / "o.bedpe")
     assert res.exit_code == 1 and "bad.bedpe:2: start1 (10) > end1 (5)" in res.output
     assert not (tmp_path / "o.bedpe").exists() and not (tmp_path / "o.bedpe.json").exists()
+
+
+def test_adapt_support_curve_and_validation_gives_the_adapt_environment(world, tmp_path):
+    """--support-curve reports AUPR per support size (TSV + record); the environment adapt
+    registers is the one validation's estimate gives for the same support outputs."""
+    from prism_cli import inference
+    from prism_cli.adapt import canonical_order, support_outputs
+    from prism_cli.checkpoint import load_checkpoint
+    from prism_cli.io.fasta import Genome
+    from prism_cli.prepare import pairs_dataset
+
+    tsv = tmp_path / "curve.tsv"
+    res = run(*adapt_args(world, world / "pairs.bedpe", "CURVE", "--support-curve",
+                          "--curve-tsv", tsv))
+    assert res.exit_code == 0, res.output
+    rec = json.loads((world / "reg" / "CURVE.json").read_text())
+    curve = pd.read_csv(tsv, sep="\t")
+    assert curve["size"].tolist() == [r["size"] for r in rec["support_curve"]]
+    assert curve["size"].tolist()[:3] == [0, 8, 16] and curve["size"].max() <= 60
+    assert curve["aupr"].between(0, 1).all() and (curve["draws"] >= 1).all()
+    # the same support through the function validation calls
+    model, meta = load_checkpoint(world / "model")
+    ds = pairs_dataset(Genome(world / "g.fa"), world / "pairs.bedpe", meta, tmp_path / "d")
+    sup = support_outputs(model, ds, canonical_order(ds.pairs))
+    pi, _, _ = inference.estimate_environment(model, sup, (4, 32), 0)
+    np.testing.assert_allclose(pi.numpy(), rec["pi"], atol=1e-6)
+    res = run(*adapt_args(world, world / "pairs.bedpe", "CURVE2", "--support-curve",
+                          "--curve-tsv", tsv))
+    assert res.exit_code != 0 and "exists" in res.output     # refused before any work
+    assert not (world / "reg" / "CURVE2.json").exists()

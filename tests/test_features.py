@@ -220,3 +220,54 @@ def test_train_score_with_a_feature_table_round_trips(data, tmp_path):
                                          str(short)])
     assert r.exit_code != 0 and "no row for enhancer" in r.output
     assert not (tmp_path / "s3.bedpe").exists()
+
+
+# ---- motif sources: training, checkpoint round trip, prism motifs ----------------------
+
+def test_jaspar_model_round_trips_and_prism_motifs_reports_it(data, tmp_path, monkeypatch):
+    """A model trained on JASPAR occupancies: the checkpoint rebuilds the same scanner
+    (identical features), and `prism motifs` writes MEME, a table with each motif's
+    effect on U_I and R, and logos; --force replaces only its own report.  (40 of the
+    JASPAR motifs, to keep the test fast; the scanner itself is tested in test_motifs.)"""
+    from prism_cli.checkpoint import load_checkpoint
+    from prism_cli.features import model_inputs
+    from prism_cli.motifs import jaspar
+    from prism_cli.motifs.pwm import read_meme
+
+    subset = tuple(jaspar.jaspar_motifs()[:40])
+    monkeypatch.setattr(jaspar, "jaspar_motifs", lambda *a, **k: list(subset))
+
+    cfg = write_config(tmp_path / "c.json", train={"steps_per_epoch": 2,
+                                                   "discover_max_elements": 300})
+    run = tmp_path / "run"
+    r = CliRunner().invoke(main, ["train", "--data", str(data), "-o", str(run), "--config",
+                                  str(cfg), "--threads", "1", "-q", "--epochs", "1",
+                                  "--element-features", "jaspar"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    model, meta = load_checkpoint(run)
+    n = meta["model_config"]["n_features"]
+    assert n == len(meta["element_features"]["names"]) == 40
+    ds = PairDataset(data)
+    fresh, _ = FeatureStage.from_state(meta["element_features"]).inputs(ds)
+    cached, _ = model_inputs(ds, meta)
+    np.testing.assert_array_equal(fresh.features, cached.features)
+    assert fresh.features.shape == (ds.manifest["n_enhancers"], n)
+    assert fresh.features.sum() > 0
+    out = tmp_path / "m"
+    r = CliRunner().invoke(main, ["motifs", "-m", str(run), "-o", str(out), "--n-pairs", "50",
+                                  "-q"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    motifs = read_meme(out / "motifs.meme")
+    assert len(motifs) == n
+    table = pd.read_csv(out / "motifs.tsv", sep="\t")
+    assert {"motif", "consensus", "dU_abs", "dR_abs", "carriers"} <= set(table.columns)
+    assert np.isfinite(table["dU_abs"]).all() and (table["dU_abs"] >= 0).all()
+    # features the sampled pairs carry do move U_I; ones nobody carries cannot
+    assert (table.loc[table["carriers"] == 0, "dU_abs"] == 0).all()
+    assert table.loc[table["carriers"] > 0, "dU_abs"].max() > 0
+    assert (out / "logos.png").stat().st_size > 1000
+    r = CliRunner().invoke(main, ["motifs", "-m", str(run), "-o", str(out), "-q"])
+    assert r.exit_code != 0 and "--force" in r.output
+    r = CliRunner().invoke(main, ["motifs", "-m", str(run), "-o", str(out), "-q", "--force",
+                                  "--n-pairs", "20", "--no-jaspar"])
+    assert r.exit_code == 0, r.output

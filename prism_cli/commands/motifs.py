@@ -22,8 +22,8 @@ from .common import (command, csv_names, data_option, device_option, force_optio
                    "(e.g. the training chromosomes).  [default: all]")
 @click.option("--n-motifs", type=click.IntRange(min=1), default=32, show_default=True,
               help="Without --model: motifs to discover at most.")
-@click.option("--steps", type=click.IntRange(min=1), default=600, show_default=True,
-              help="Without --model: discovery training steps.")
+@click.option("--steps", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Without --model: classifier steps per discovery round.")
 @option("--n-pairs", "n_pairs", type=click.IntRange(min=1), default=2000, show_default=True,
         aliases=("--pairs",), help="With --model: pairs sampled to measure motif effects.")
 @click.option("--no-jaspar", is_flag=True, help="Skip matching against JASPAR (TOMTOM).")
@@ -61,9 +61,13 @@ def command(model_path, data, chroms, n_motifs, steps, n_pairs, no_jaspar, seed,
         table, motifs = model_motifs(model_path, data, n_pairs, seed, device)
     else:
         table, motifs = dataset_motifs(data, chrom_list, n_motifs, steps, seed, device)
-    if not motifs:
+    if not motifs and model_path is not None:
         raise InputError("the model reads no motifs (its features are a table or conv "
                          "towers only)", model_path)
+    if not motifs:
+        raise InputError("no motif enriched over dinucleotide-shuffled sequence was found "
+                         "in the dataset's elements (try more --steps or more elements)",
+                         data)
     if quiet:  # the table printed at the end is also motifs.tsv
         import contextlib
         import io

@@ -32,10 +32,23 @@ def _outputs(model, enh: ElementInputs, prom: ElementInputs, pairs: pd.DataFrame
     return out["U"].double().numpy(), r.double().numpy()
 
 
+class _Zeroed(ElementInputs):
+    """``inputs`` with feature column j read as 0 (nothing copied up front)."""
+
+    def __init__(self, inputs: ElementInputs, j: int):
+        super().__init__(inputs.codes, inputs.features)
+        self.j = j
+
+    def take(self, rows, transform_codes=None) -> np.ndarray:
+        x = np.array(super().take(rows, transform_codes), copy=True)
+        x[:, self.j] = 0.0        # features come first in the element input
+        return x
+
+    __getitem__ = take
+
+
 def _zeroed(inputs: ElementInputs, j: int) -> ElementInputs:
-    feats = np.array(inputs.features, dtype=np.float32, copy=True)
-    feats[:, j] = 0.0
-    return ElementInputs(inputs.codes, feats)
+    return _Zeroed(inputs, j)
 
 
 def feature_effects(model, enh: ElementInputs, prom: ElementInputs, pairs: pd.DataFrame,
@@ -44,17 +57,22 @@ def feature_effects(model, enh: ElementInputs, prom: ElementInputs, pairs: pd.Da
     element), dU_mean, dU_abs, dR_mean, dR_abs, dU_carriers, dR_carriers.
 
     pairs : DataFrame with enh_idx, prom_idx, distance (a sample; a few thousand is plenty).
+    Only the pairs that carry a feature are re-scored for it (the others do not change).
     """
     if enh.features is None:
         raise ValueError("this model reads no element features")
+    pairs = pairs.reset_index(drop=True)
     pi = inference.mean_environment(model) if model.has_environment else None
     u0, r0 = _outputs(model, enh, prom, pairs, pi)
     e_idx, p_idx = pairs["enh_idx"].to_numpy(), pairs["prom_idx"].to_numpy()
     rows = []
     for j, name in enumerate(names):
         carries = (enh.features[e_idx, j] != 0) | (prom.features[p_idx, j] != 0)
-        u, r = _outputs(model, _zeroed(enh, j), _zeroed(prom, j), pairs, pi)
-        du, dr = u0 - u, r0 - r
+        du, dr = np.zeros(len(pairs)), np.zeros(len(pairs))
+        if carries.any():
+            sub = pairs[carries]
+            u, r = _outputs(model, _zeroed(enh, j), _zeroed(prom, j), sub, pi)
+            du[carries], dr[carries] = u0[carries] - u, r0[carries] - r
         c = carries if carries.any() else np.ones_like(carries)
         rows.append({"feature": name, "carriers": float(carries.mean()),
                      "dU_mean": float(du.mean()), "dU_abs": float(np.abs(du).mean()),

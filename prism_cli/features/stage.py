@@ -39,8 +39,8 @@ ROLES = ("enhancer", "promoter")
 class DiscoverSettings:
     """Label-free motif discovery and motif scanning settings (TrainConfig fields)."""
     n_motifs: int = 32
-    steps: int = 600
-    max_elements: int = 8000      # training elements used for discovery (random subset)
+    steps: int = 100              # classifier steps per discovery round
+    max_elements: int = 4000      # training elements used for discovery (random subset)
     p_value: float = 1e-4         # per-position hit rate on shuffled background
     seed: int = 0
 
@@ -128,7 +128,7 @@ class FeatureStage:
                     from ..motifs.discover import discover_motifs
 
                     say(f"discovering motifs label-free on {len(codes)} training elements "
-                        f"(element vs dinucleotide shuffle, {settings.steps} steps)")
+                        f"(element vs dinucleotide shuffle, {settings.steps} steps per round)")
                     motifs = discover_motifs(codes, n_motifs=settings.n_motifs,
                                              steps=settings.steps, seed=settings.seed,
                                              device=device)

@@ -10,6 +10,7 @@ as a match.
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -33,9 +34,16 @@ def tomtom_pvalues(queries: list[Motif], targets: list[Motif]) -> dict[str, np.n
     """
     from memelite import tomtom
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="tomtom was given")
-        p, score, offset, overlap, strand = tomtom(_layout(queries), _layout(targets))[:5]
+    # numba's OpenMP pool can reset the OpenMP thread count torch shares: keep torch's
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="tomtom was given")
+            p, score, offset, overlap, strand = tomtom(_layout(queries), _layout(targets))[:5]
+    finally:
+        if threads is not None and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
     return {"p_value": p, "score": score, "offset": offset, "overlap": overlap,
             "strand": strand}
 

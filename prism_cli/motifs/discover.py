@@ -208,6 +208,7 @@ class _Candidate:
         self.pwm, self.threshold = pwm, threshold
         self.log10_p, self.n_real, self.n_shuf = log10_p, n_real, n_shuf
         self.too_wide = False  # informative past max_width: copies of a longer repeat
+        self.sites = None      # (rows, starts) of its real sites, once accepted
 
     def __repr__(self):
         return (f"{_consensus(self.pwm)} w={len(self.pwm)} real {self.n_real} "
@@ -308,21 +309,25 @@ def _neighbourhood(kmer: np.ndarray, rc_of: np.ndarray, max_shift: int = 2) -> n
 
 def _kmer_seeds(real: _Pool, background: _Pool, n: int, k: int, blocked: np.ndarray,
                 rc_of: np.ndarray, min_z: float = 3.0) -> list[np.ndarray]:
-    """The ``n`` most over-represented canonical k-mers (real vs background, z-score),
-    none in the neighbourhood of another or of a ``blocked`` (4**k bool) one, as PWMs
-    (k, 4): 0.7 on the k-mer's base, 0.1 on the others.  Updates ``blocked``."""
+    """The ``n`` most over-represented canonical k-mers (real vs background, z-score)
+    that are not ``blocked`` (4**k bool) and not in the neighbourhood of one another
+    (shift <= 2, <= 1 mismatch, either strand), as PWMs (k, 4): 0.7 on the k-mer's base,
+    0.1 on the others.  Blocks each chosen k-mer and its one-mismatch variants in
+    ``blocked``, so later rounds try other seeds."""
     r = _canonical_counts(real.codes, k, rc_of)
     s = _canonical_counts(background.codes, k, rc_of)
     z = (r - s) / np.sqrt(s + 1.0)
     z[np.minimum(np.arange(4 ** k), rc_of) != np.arange(4 ** k)] = -np.inf
+    near = np.zeros_like(blocked)
     out = []
     for v in np.argsort(-z, kind="stable"):
         if z[v] < min_z or len(out) >= n:
             break
-        if blocked[v]:
+        if blocked[v] or near[v]:
             continue
         km = np.array([(v // 4 ** (k - 1 - i)) % 4 for i in range(k)], dtype=np.int64)
-        blocked[_neighbourhood(km, rc_of)] = True
+        near[_neighbourhood(km, rc_of)] = True
+        blocked[_neighbourhood(km, rc_of, max_shift=0)] = True
         pwm = np.full((k, 4), 0.1)
         pwm[np.arange(k), km] = 0.7
         out.append(pwm)
@@ -350,11 +355,15 @@ def _train_filters(seeds: list[np.ndarray], real: _Pool, train: _Pool, width: in
     bias = torch.from_numpy(-w0.max(1).sum(1) * 0.5).to(device).requires_grad_()
     head = torch.full((n_f,), 0.1, device=device).requires_grad_()
     head_bias = torch.zeros((), device=device, requires_grad=True)
-    opt = torch.optim.Adam([weight, bias, head, head_bias], lr=lr)
+    params = [weight, bias, head, head_bias]
+    # Adam by hand: torch.optim's first use imports torch._dynamo (seconds)
+    moment = [torch.zeros_like(p) for p in params]
+    square = [torch.zeros_like(p) for p in params]
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
     target = torch.cat([torch.ones(batch_size), torch.zeros(batch_size)]).to(device)
     n, length = len(real.codes), real.length
     crop = min(crop, length)
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         i = torch.from_numpy(rng.integers(0, n, size=batch_size)).to(device)
         j = torch.from_numpy(rng.integers(0, n, size=batch_size)).to(device)
         c = int(rng.integers(0, length - crop + 1))
@@ -363,9 +372,13 @@ def _train_filters(seeds: list[np.ndarray], real: _Pool, train: _Pool, width: in
         a = F.conv1d(x, kernel, bias.repeat(2))                         # (2B, 2F, L')
         m = a.view(len(x), 2, n_f, -1).amax(dim=(1, 3))                 # (2B, F)
         loss = F.binary_cross_entropy_with_logits(m @ head + head_bias, target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g, m1, m2 in zip(params, grads, moment, square):
+                m1.mul_(beta1).add_(g, alpha=1 - beta1)
+                m2.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                denom = (m2 / (1 - beta2 ** step)).sqrt_().add_(eps)
+                p.addcdiv_(m1, denom, value=-lr / (1 - beta1 ** step))
     return weight.detach()
 
 
@@ -407,7 +420,7 @@ def _filter_pwms(weight, real: _Pool, n_sites: int) -> list[np.ndarray]:
 def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, steps: int = 100,
                     batch_size: int = 64, seed: int = 0, device="cpu",
                     log: Callable[[str], None] | None = None, *,
-                    max_elements: int | None = 4000, seeds_per_round: int = 8,
+                    max_elements: int | None = 3000, seeds_per_round: int = 8,
                     kmer: int = 8, lr: float = 0.01, crop: int = 200,
                     refine_iterations: int = 8, max_width: int = 20, min_ic: float = 0.3,
                     em_min_ic: float = 0.1, min_log10_p: float = -6.0,
@@ -416,19 +429,26 @@ def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, step
                     merge_background: list[Motif] | None = None) -> list[Motif]:
     """Motifs that distinguish the elements ``codes`` from their dinucleotide shuffles.
 
-    codes : uint8, shape=(N, L), A=0 C=1 G=2 T=3 N=4.  Returns at most ``n_motifs``
-    Motifs "D01", "D02", ... (source "discover", PWMs (W, 4) trimmed at ``min_ic`` bits),
-    most significant first.  See the module docstring for the method.
+    codes : uint8, shape=(N, L), A=0 C=1 G=2 T=3 N=4 (N >= 20 elements).  Returns at
+    most ``n_motifs`` Motifs "D01", "D02", ... (source "discover", PWMs (W, 4) trimmed at
+    ``min_ic`` bits), most significant first.  The method is in the module docstring.
 
-    steps, batch_size, width, lr, crop : each round's classifier (``seeds_per_round``
-    filters of ``width``; ``batch_size`` real + ``batch_size`` shuffled crops of ``crop``
-    bp per step).  Rounds stop after ``n_motifs`` motifs, ``max_rounds`` rounds
-    (default 2 n_motifs), ``patience`` rounds in a row without a new motif, or when no
-    k-mer is left over-represented.  max_elements : a random subset of at most this many
-    elements is used (None: all), which bounds the time (about 2 CPU-minutes per 3000
-    elements of 500 bp).  merge_background : the null set of the final TOMTOM merge
-    (default JASPAR CORE vertebrates; [] for none).  Deterministic for a seed;
-    ``threads`` sets torch's CPU threads for the call (restored after).
+    steps, batch_size, width, lr, crop : each round's classifier: ``seeds_per_round``
+        filters of ``width``, ``steps`` Adam steps on ``batch_size`` real + ``batch_size``
+        shuffled crops of ``crop`` bp.
+    kmer, refine_iterations, em_min_ic, min_ic, max_width : k-mer seeds, hard-EM
+        iterations, flank trimming while refining / when reporting, widest motif.
+    min_log10_p, min_ratio : acceptance on the validation shuffles.
+    n_motifs, max_rounds, patience : rounds stop after ``n_motifs`` motifs, ``max_rounds``
+        rounds (default 2 n_motifs), ``patience`` rounds in a row without a new motif, or
+        when no k-mer is over-represented any more.
+    max_elements : a random subset of at most this many elements is used (None: all).
+        Time grows with it: about 2.5-4 CPU-minutes for 3000 elements of 500 bp.
+    merge_background : null set of the final TOMTOM merge (default JASPAR CORE
+        vertebrates; [] for none, which makes the merge eager on small sets).
+
+    Deterministic for a seed; ``threads`` sets torch's CPU threads for the call
+    (restored after).
     """
     import torch
 
@@ -480,7 +500,7 @@ def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, step
             new = sum(not c.too_wide for c in kept)
             log(f"discover round {rnd + 1}: {new} new motifs, {len(found)} in all, "
                 f"{repeats} repeats masked ({time.perf_counter() - t0:.0f} s)")
-            idle = 0 if kept else idle + 1
+            idle = 0 if new else idle + 1
             if len(found) >= n_motifs or idle >= patience:
                 break
     found.sort(key=lambda c: c.log10_p)

@@ -91,30 +91,39 @@ class MotifScanner:
 
     # ------------------------------------------------------------------ scores
 
-    def _strand_scores(self, codes, motifs: slice | None = None):
+    def _strand_scores(self, codes, motifs: np.ndarray | None = None):
         """codes (B, L) uint8 tensor -> scores in bits, float32 (B, M', 2, L) for the
-        motifs in the slice; strand 0 is +, 1 is -; -inf where ineligible."""
+        motifs of index array ``motifs`` (default all); strand 0 is +, 1 is -; -inf where
+        ineligible."""
         import torch
         import torch.nn.functional as F
 
         from ..encode import one_hot
 
-        motifs = motifs or slice(0, len(self.motifs))
+        motifs = np.arange(len(self.motifs)) if motifs is None else np.asarray(motifs)
         device = codes.device
         dtype = torch.float32 if device.type == "cpu" else torch.float64
         b, length = codes.shape
-        kernel = self._kernel(device, dtype)[2 * motifs.start:2 * motifs.stop]
+        rows = torch.as_tensor(np.stack([2 * motifs, 2 * motifs + 1], 1).ravel(), device=device)
+        kernel = self._kernel(device, dtype)[rows]
         widths = torch.as_tensor(self.widths[motifs], device=device)
         kernel = kernel[:, :, :int(widths.max())]
         x = F.pad(one_hot(codes, dtype=dtype), (0, kernel.shape[-1] - 1))
         s = F.conv1d(x, kernel).view(b, -1, 2, length)               # (B, M', 2, L)
-        # eligible windows: inside the sequence and free of N
+        # integer sums (exact) times q, a power of two: exact in float32
+        s = s.mul_(self.quantum).float()
+        # eligible windows: inside the sequence and free of N (counted once per width)
         pos = torch.arange(length, device=device)
-        end = pos[None, :] + widths[:, None]                          # (M', L)
-        n_cum = F.pad((codes >= 4).to(torch.int32).cumsum(1), (1, 0))  # (B, L + 1)
-        n_in = n_cum[:, end.clamp(max=length).view(-1)].view(b, -1, length) - n_cum[:, None, :length]
-        ok = (n_in == 0) & (end <= length)[None]                      # (B, M', L)
-        s = (s * self.quantum).float()
+        inside = (pos[None, :] + widths[:, None]) <= length            # (M', L)
+        is_n = codes >= 4
+        if bool(is_n.any()):
+            uw, inv = torch.unique(widths, return_inverse=True)
+            end = (pos[None, :] + uw[:, None]).clamp(max=length)       # (U, L)
+            n_cum = F.pad(is_n.to(torch.int32).cumsum(1), (1, 0))      # (B, L + 1)
+            n_in = n_cum[:, end.view(-1)].view(b, -1, length) - n_cum[:, None, :length]
+            ok = (n_in == 0)[:, inv] & inside[None]                    # (B, M', L)
+        else:
+            ok = inside[None]
         return s.masked_fill(~ok[:, :, None, :], float("-inf"))
 
     def scores(self, codes):
@@ -131,7 +140,8 @@ class MotifScanner:
         return self._strand_scores(codes).amax(2)
 
     def _chunks(self, codes: np.ndarray, batch_size: int, device):
-        """Yield (rows slice, motif slice, strand scores (B, M', 2, L)) over the data."""
+        """Yield (rows slice, motif indices, strand scores (B, M', 2, L)) over the data;
+        motifs go in order of width, so each chunk's kernel is only as wide as needed."""
         import torch
 
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
@@ -141,11 +151,12 @@ class MotifScanner:
         per_motif = max(1, batch_size * 2 * max(length, 1))
         step = max(1, min(len(self.motifs), _CHUNK_ELEMENTS // per_motif))
         with torch.inference_mode():
+            order = np.argsort(self.widths, kind="stable")
             for r in range(0, n, batch_size):
                 rows = slice(r, min(n, r + batch_size))
                 x = torch.from_numpy(codes[rows]).to(device)
                 for m in range(0, len(self.motifs), step):
-                    ms = slice(m, min(len(self.motifs), m + step))
+                    ms = order[m:m + step]
                     yield rows, ms, self._strand_scores(x, ms)
 
     # ------------------------------------------------------------------ thresholds
@@ -195,8 +206,8 @@ class MotifScanner:
 
             top: dict[int, torch.Tensor] = {}  # motif -> its largest background scores
             for _, ms, s in self._chunks(shuffled, batch_size, device):
-                flat = s.transpose(0, 1).reshape(ms.stop - ms.start, -1)  # (M', B*2*L)
-                for i, m in enumerate(range(ms.start, ms.stop)):
+                flat = s.transpose(0, 1).reshape(len(ms), -1)             # (M', B*2*L)
+                for i, m in enumerate(ms):
                     if empirical[m]:
                         v = flat[i].cpu() if m not in top else torch.cat([top[m], flat[i].cpu()])
                         top[m] = torch.topk(v, int(min(keep[m], len(v)))).values
@@ -237,11 +248,14 @@ class MotifScanner:
 
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
         out = np.zeros((len(codes), len(self.motifs)), dtype=np.float32)
+        # scores lie on the grid of q, so score >= t iff score >= t rounded up to the grid,
+        # and grid values below 2**24 q are exact in float32
+        big = float(np.finfo(np.float32).max)   # +-inf thresholds: no hits / all eligible
+        grid = np.clip(self._on_grid(self.thresholds), -big, big)
         for rows, ms, s in self._chunks(codes, batch_size, device):
             best = s.amax(2)                                           # (B, M', L)
-            thr = torch.as_tensor(self.thresholds[ms], dtype=torch.float64,
-                                  device=best.device)
-            hits = best.double() >= thr[None, :, None]
+            thr = torch.as_tensor(grid[ms], dtype=torch.float32, device=best.device)
+            hits = best >= thr[None, :, None]
             out[rows, ms] = _count_non_overlapping(best, hits, self.widths[ms]).cpu().numpy()
         return out
 

@@ -19,8 +19,8 @@ def dinucleotide_shuffle_codes(codes: np.ndarray, seed: int = 0) -> np.ndarray:
 
     N is shuffled as a fifth letter (tangermeme ``allow_N=True``): every shuffle keeps the
     number of Ns and the count of every dinucleotide, including those with an N, so a run
-    of Ns stays one run but may move.  Sequence i is shuffled with the i-th of a list of seeds drawn from
-    ``seed``; the result is deterministic for a seed.
+    of Ns stays one run but may move.  Sequence i is shuffled with the i-th of a list of
+    seeds drawn from ``seed``; the result is deterministic for a seed.
     """
     import torch
     from tangermeme.ersatz import dinucleotide_shuffle

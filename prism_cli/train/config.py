@@ -39,8 +39,8 @@ class TrainConfig:
     freeze_motifs: bool = False               # keep the pretrained motif layer fixed
     # element features (prism_cli/features/): label-free motif discovery and scanning
     discover_motifs: int = 32                 # motifs kept at most (after TOMTOM merging)
-    discover_steps: int = 600                 # element-vs-shuffle training steps
-    discover_max_elements: int = 8000         # training elements used (random subset)
+    discover_steps: int = 100                 # element-vs-shuffle steps per discovery round
+    discover_max_elements: int = 4000         # training elements used (random subset)
     motif_p_value: float = 1e-4               # hit threshold: rate on shuffled elements
     # augmentation
     max_shift: int = 50                       # random shift per window (bp, <= 10 % of it)
