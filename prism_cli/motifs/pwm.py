@@ -15,9 +15,11 @@ import numpy as np
 UNIFORM = np.full(4, 0.25)
 
 
-@dataclass
+@dataclass(eq=False)
 class Motif:
-    """A named PWM. pwm : float64, shape=(W, 4), ACGT, rows sum to 1."""
+    """A named PWM. pwm : float64, shape=(W, 4), ACGT, rows sum to 1.
+
+    Compared by identity (``eq=False``): two motifs with equal fields are still two."""
 
     name: str
     pwm: np.ndarray = field(repr=False)
