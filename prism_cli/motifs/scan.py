@@ -154,7 +154,7 @@ class MotifScanner:
             order = np.argsort(self.widths, kind="stable")
             for r in range(0, n, batch_size):
                 rows = slice(r, min(n, r + batch_size))
-                x = torch.from_numpy(codes[rows]).to(device)
+                x = torch.from_numpy(np.array(codes[rows])).to(device)  # memmaps are read-only
                 for m in range(0, len(self.motifs), step):
                     ms = order[m:m + step]
                     yield rows, ms, self._strand_scores(x, ms)
