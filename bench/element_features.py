@@ -12,8 +12,8 @@ pairs sharing a window with training/support pairs removed) and seed:
 * scores the query through the inference path (the functions ``prism adapt``/``score``
   call): zero-shot U_I, the prior-mean environment (support 0), and the environment
   estimated from supports of 16/64/256 pairs (``--draws`` nested random draws each);
-* baselines on the same split: distance LR, 5-mer + distance LR (C chosen on the training
-  cells' validation chromosomes), and with --world the simulator's oracle (true p), the
+* baselines on the same split: distance LR, GC content + distance LR, 5-mer + distance
+  LR (C chosen on the training cells' validation chromosomes), and with --world the simulator's oracle (true p), the
   mean-environment reference (U - mean R of the other cells) and U alone.
 
 Rows go to OUT/results.tsv (appended; one row per method x support) and the wall time of
@@ -55,7 +55,10 @@ def references(args, ds, fold, keys) -> list[dict]:
                          ds.pairs["prom_idx"].to_numpy(), ds.log_distance())
     labels = ds.pairs["label"].to_numpy().astype(np.int64)
     cells = ds.pairs["cell"].to_numpy()
-    for name, ks, dist in (("distance-lr", [None], True), ("5mer+dist-lr", [5], True)):
+    # 1-mer frequencies of both windows = their GC content: the composition baseline the
+    # data's selection bias calls for (../shared/data/README.md: negatives are GC-richer)
+    for name, ks, dist in (("distance-lr", [None], True), ("gc+dist-lr", [1], True),
+                           ("5mer+dist-lr", [5], True)):
         fit = fit_selected(name, feats, labels, cells, fold.train, fold.val, ks, dist)
         rows.append(_row(y, fit.score(feats, fold.query), method=name, support=0, **keys))
     if args.world:
@@ -218,8 +221,10 @@ def run(args) -> None:
             rows += evaluate_prism(run_dir, ds, fold, keys, args.draws, seed, args.strengths)
             frame = pd.DataFrame(rows)
             path = out / "results.tsv"
-            frame.to_csv(path, sep="\t", index=False, mode="a", header=not path.exists(),
-                         float_format="%.4f")
+            # rows of earlier runs are kept; columns are the union (a later run may add one)
+            done = pd.read_csv(path, sep="\t") if path.exists() else None
+            pd.concat([done, frame], ignore_index=True).to_csv(
+                path, sep="\t", index=False, float_format="%.4f")
             timing = pd.DataFrame([{**keys, "train_s": round(wall, 1),
                                     "machine": f"{platform.machine()} {args.threads} threads"}])
             tpath = out / "timing.tsv"

@@ -9,7 +9,6 @@ number of pairs. Layout: docs/dataset.md.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,21 +69,28 @@ class ElementStore:
         return len(self.index)
 
     def add(self, chroms, starts, ends, strands) -> np.ndarray:
-        """Indices of the given elements, storing new ones. Returns int64, shape=(n,)."""
+        """Indices of the given elements, storing new ones. Returns int64, shape=(n,).
+
+        The distinct elements of the call are found column-wise (pandas factorize); only
+        those are looked up in the index, new ones numbered in order of first appearance.
+        """
         use_strand = self.spec.anchor == "five_prime"
-        idx = np.empty(len(chroms), dtype=np.int64)
-        new = []
-        index = self.index
-        for i, key in enumerate(zip(chroms, starts.tolist(), ends.tolist(),
-                                    strands if use_strand else [None] * len(chroms))):
+        keys = [chroms, starts, ends] + ([strands] if use_strand else [])
+        group = _first_seen_groups(keys)
+        first = np.unique(group, return_index=True)[1]  # one row per distinct element
+        c, s, e = chroms[first].tolist(), starts[first].tolist(), ends[first].tolist()
+        t = strands[first].tolist() if use_strand else [None] * len(first)
+        index, new = self.index, []
+        gidx = np.empty(len(first), dtype=np.int64)
+        for g, key in enumerate(zip(c, s, e, t)):
             j = index.get(key)
             if j is None:
                 j = index[key] = len(index)
                 new.append(key)
-            idx[i] = j
+            gidx[g] = j
         if new:
             self._store(new)
-        return idx
+        return gidx[group]
 
     def _store(self, new: list[tuple]) -> None:
         L = self.spec.length
@@ -140,16 +146,16 @@ class CellTally:
     promoters: set = field(default_factory=set)
 
 
-class _HashingWriter(io.TextIOBase):
-    """Text sink that writes to a file and keeps a sha256 of what it wrote."""
+class _HashingWriter:
+    """Binary sink that writes to a file and keeps a sha256 of what it wrote."""
 
     def __init__(self, path: Path):
-        self.fh = open(path, "w")
+        self.fh = open(path, "wb")
         self.sha = hashlib.sha256()
 
-    def write(self, s: str) -> int:
-        self.sha.update(s.encode())
-        return self.fh.write(s)
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        return self.fh.write(data)
 
     def close(self) -> None:
         self.fh.close()
@@ -176,7 +182,7 @@ def extract(genome, pairs_path, root: Path, enhancer: WindowSpec, promoter: Wind
                 extra_cols = [c for c in reader.columns[len(BEDPE_COLUMNS):]
                               if c not in (cell_col, label_col)]
                 header = BEDPE_COLUMNS + ["cell", "label", "distance", "enh_idx", "prom_idx"]
-                out.write("\t".join(header + extra_cols) + "\n")
+                out.write(("\t".join(header + extra_cols) + "\n").encode())
             chunk = _prepare(chunk, reader, cells, cell_col, label_col, default_cell)
             if chunk is None:
                 continue
@@ -189,8 +195,9 @@ def extract(genome, pairs_path, root: Path, enhancer: WindowSpec, promoter: Wind
             chunk["distance"] = centre_distance(chunk["start1"], chunk["end1"],
                                                 chunk["start2"], chunk["end2"])
             cols = BEDPE_COLUMNS + ["cell", "label", "distance", "enh_idx", "prom_idx"]
-            out.write(chunk[cols + extra_cols].to_csv(sep="\t", header=False, index=False))
+            out.write(tsv_bytes(chunk[cols + extra_cols]))
             _tally(chunk, tallies)
+            del chunk  # freed before the reader parses the next one
             if progress:
                 progress(reader.bytes_read, reader.bytes_total)
     finally:
@@ -257,3 +264,94 @@ def _tally(chunk: pd.DataFrame, tallies: dict[str, CellTally]) -> None:
         t.labelled += int((lab >= 0).sum())
         t.enhancers.update(np.unique(g["enh_idx"]).tolist())
         t.promoters.update(np.unique(g["prom_idx"]).tolist())
+
+
+def _first_seen_groups(keys: list[np.ndarray]) -> np.ndarray:
+    """Group number of each row by its values in ``keys`` (same-length columns), groups
+    numbered in order of first appearance. Returns int64, shape=(n,)."""
+    group, _ = pd.factorize(keys[0])
+    for col in keys[1:]:
+        codes, uniq = pd.factorize(col)
+        group, _ = pd.factorize(group.astype(np.int64) * len(uniq) + codes)
+    return group.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- pairs.tsv
+
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+_DIGITS4 = (np.arange(10_000)[:, None] // np.array([1000, 100, 10, 1]) % 10
+            + ord("0")).astype(np.uint8)  # "0000" ... "9999", shape=(10000, 4)
+_MAX_CELLS = 1 << 21  # padded bytes per column table; a chunk with long values is halved
+_QUOTED = (b'"', b"\t", b"\r", b"\x00")  # to_csv would quote these; NUL is the padding
+
+
+class _TooWide(Exception):
+    """A column's padded table would pass _MAX_CELLS bytes."""
+
+
+def tsv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as tab-separated lines (no header, no index) in UTF-8: byte for byte what
+    ``frame.to_csv(sep="\t", header=False, index=False)`` writes, built with numpy.
+
+    Each column becomes a zero-padded byte table, shape=(rows, widest value); the tables
+    and separators are joined side by side and the padding dropped. A column that is
+    neither integers nor plain strings, a value to_csv would quote, or a one-column frame
+    falls back to ``to_csv``.
+    """
+    n, k = frame.shape
+    if n == 0:
+        return b""
+    try:
+        cols = [_field_table(frame.iloc[:, j], _MAX_CELLS if n > 1 else None)
+                for j in range(k)] if k > 1 else [None]
+    except _TooWide:  # a few very long values: two smaller tables
+        return tsv_bytes(frame.iloc[:n // 2]) + tsv_bytes(frame.iloc[n // 2:])
+    if any(c is None for c in cols):
+        return frame.to_csv(sep="\t", header=False, index=False).encode()
+    sep = np.full((n, 1), ord("\t"), dtype=np.uint8)
+    parts = [x for c in cols for x in (c, sep)]
+    parts[-1] = np.full((n, 1), ord("\n"), dtype=np.uint8)
+    table = np.hstack(parts)
+    return table[table != 0].tobytes()
+
+
+def _field_table(col: pd.Series, max_bytes: int | None) -> np.ndarray | None:
+    """One column as a zero-padded uint8 table, shape=(n, width); None if not plain."""
+    values = col.to_numpy()
+    if values.dtype.kind in "iu":
+        return _int_table(values.astype(np.int64))
+    try:
+        blob = ("\n".join(col.tolist()) + "\n").encode()
+    except (TypeError, UnicodeEncodeError):
+        return None
+    if any(c in blob for c in _QUOTED) or blob.count(b"\n") != len(values):
+        return None
+    a = np.frombuffer(blob, dtype=np.uint8)
+    end = np.flatnonzero(a == 10)
+    start = np.concatenate([[0], end[:-1] + 1])
+    length = end - start
+    width = max(int(length.max()), 1)
+    if max_bytes is not None and len(values) * width > max_bytes:
+        raise _TooWide
+    at = np.arange(width)
+    table = a[np.minimum(start[:, None] + at, len(a) - 1)]
+    table[at >= length[:, None]] = 0
+    return table
+
+
+def _int_table(v: np.ndarray) -> np.ndarray:
+    """Decimal digits of int64 ``v``, right-aligned, with a leading '-' where negative;
+    four digits at a time from a lookup table."""
+    mag = np.abs(v)
+    digits = np.maximum(np.searchsorted(_POW10, mag, side="right"), 1)
+    groups = []
+    for _ in range(-(-int(digits.max()) // 4)):
+        groups.append(_DIGITS4[mag % 10_000])
+        mag = mag // 10_000
+    table = np.hstack(groups[::-1])
+    w = table.shape[1]
+    table[np.arange(w) < (w - digits)[:, None]] = 0
+    if (v < 0).any():
+        sign = np.where(v < 0, ord("-"), 0).astype(np.uint8)[:, None]
+        table = np.hstack([sign, table])
+    return table

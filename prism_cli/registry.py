@@ -1,6 +1,7 @@
 """Cells a model knows: its training cells (teacher environments, in the checkpoint) and
 cells registered by ``prism adapt`` (one JSON sidecar per cell in a registry folder,
-``<model dir>/cells/`` by default).
+``<model dir>/cells/`` by default; for a shipped model, a folder of the user's, see
+shipped.py).
 
 A model directory is never rewritten by ``adapt``: it only adds ``cells/NAME.json``, and
 refuses to replace an existing one without ``--force``.
@@ -27,7 +28,14 @@ def model_dir(model_path: str | Path) -> Path:
 
 
 def registry_dir(model_path: str | Path, registry: str | Path | None = None) -> Path:
-    return Path(registry) if registry else model_dir(model_path) / REGISTRY_FOLDER
+    """``registry`` when given; else the model folder's cells/, or for a shipped model
+    (prism_cli/shipped.py) the user's registry of that model."""
+    from .shipped import shipped_name, user_registry
+
+    if registry:
+        return Path(registry)
+    name = shipped_name(model_path)
+    return user_registry(name) if name else model_dir(model_path) / REGISTRY_FOLDER
 
 
 def check_cell_name(name: str) -> str:

@@ -22,7 +22,7 @@ TINY_MODEL = {"channels": 16, "motif_width": 9, "pool": 4, "dilations": [], "n_t
               "student_hidden": 16, "dropout": 0.0}
 TINY_TRAIN = {"batch_episodes": 4, "support_min": 4, "support_max": 32, "query_size": 32,
               "val_episodes": 4, "val_support_pool": 64, "log_every": 1, "warmup_steps": 2,
-              "max_shift": 2, "pretrain_steps": 0,
+              "max_shift": 2, "pretrain_steps": 0, "min_steps_per_epoch": 1,
               # label-free motif discovery (the default features), cut to test size
               "discover_motifs": 8, "discover_steps": 40, "discover_max_elements": 600}
 

@@ -1,13 +1,15 @@
+import hashlib
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from prism_cli.cli import main
 from prism_cli.dataset import PairDataset
 from prism_cli.encode import decode
-from prism_cli.extract import WindowSpec, extract
+from prism_cli.extract import WindowSpec, extract, tsv_bytes
 from prism_cli.io.fasta import Genome
 
 from .conftest import CHR1, CHR2
@@ -85,6 +87,32 @@ def test_unique_elements_once_and_chunking_invariant(tmp_path, tiny_fasta):
     assert manifests[0]["n_enhancers"] == len(set(enh)) and manifests[0]["n_promoters"] == len(set(prom))
     for name in ("enhancers.u8", "promoters.u8", "pairs.tsv"):
         assert (tmp_path / "d1" / name).read_bytes() == (tmp_path / "d1000" / name).read_bytes()
+    pairs = (tmp_path / "d7" / "pairs.tsv").read_bytes()
+    assert manifests[1]["sha256"] == hashlib.sha256(pairs).hexdigest()
+    ds = pd.read_csv(tmp_path / "d7" / "pairs.tsv", sep="\t")
+    assert ds["name"].tolist() == [f"q{i}" for i in range(40)]
+    assert ds["label"].tolist() == [-1] * 40  # no header: columns 11, 12 are extras
+    assert ds["col12"].tolist() == [i % 2 for i in range(40)]
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_pairs_table_bytes_are_what_to_csv_writes(quoted):
+    rng = np.random.default_rng(1)
+    n = 300
+    frame = pd.DataFrame({
+        "chrom": rng.choice(["chr1", "chrX", "scaffold_\u00e9"], n).astype(object),
+        "start": rng.integers(0, 10**12, n),
+        "big": np.where(rng.random(n) < 0.5, rng.integers(-10**18, 10**18, n), 0),
+        "label": rng.choice(np.array([-1, 0, 1], np.int8), n),
+        "name": rng.choice(["", ".", "a b", "x" * 70, "\u4e2d"], n).astype(object),
+        "cell": "K562",
+    })
+    if quoted:  # values to_csv quotes: the chunk is written by to_csv itself
+        frame.loc[5, "name"] = 'say "hi"'
+    want = frame.to_csv(sep="\t", header=False, index=False).encode()
+    assert tsv_bytes(frame) == want
+    assert tsv_bytes(frame.iloc[:1]) == frame.iloc[:1].to_csv(sep="\t", header=False,
+                                                             index=False).encode()
 
 
 def test_extract_from_beds_and_cells_filter(tmp_path, tiny_fasta):

@@ -98,6 +98,22 @@ BAD = [
     ("#c1\ts1\te1\tc2\ts2\te2\tn\ts\tt1\tt2\tlabel\nchr1\t1\t2\tchr1\t3\t4\t.\t.\t.\t.\t2\n",
      "x.bedpe:2: label must be 0 or 1, got '2'", {"label": 1}),
     ("chr1\t1\t2\tchr1\t3\t4\n", "x.bedpe: missing required column 'label'", {"label": 1}),
+    # values pandas' integer parser would take are refused, as written
+    ("chr1\t1e2\t200\tchr1\t100\t120\n", "x.bedpe:1: start1 is non-integer ('1e2')", {}),
+    ("chr1\t10\t+20\tchr1\t100\t120\n", "x.bedpe:1: end1 is non-integer ('+20')", {}),
+    ("chr1\t10\t20\tchr1\t100\t 120\n", "x.bedpe:1: end2 is non-integer (' 120')", {}),
+    ("chr1\t10\t20\tchr1\t\t120\n", "x.bedpe:1: start2 is non-integer ('')", {}),
+    ("chr1\t99999999999999999999\t2\tchr1\t3\t4\n",
+     "x.bedpe:1: start1 is too large ('99999999999999999999')", {}),
+    # line numbers count header, blank, track and comment lines, CRLF and lone-CR line ends
+    ("#h\n\nchr1\t10\t20\tchr1\t100\t120\r\n\r\ntrack x\r\nchr1\t10\t20\tchr1\t-5\t1\r\n",
+     "x.bedpe:6: start2 is negative ('-5')", {}),
+    ("chr1\t10\t20\tchr1\t30\t40\rchr1\t10\t20\tchr1\t50\t40\r",
+     "x.bedpe:2: start2 (50) > end2 (40)", {}),
+    ("chr1\t1\t2\tchr1\t3\t4\n# note\n \t\nchr1\t1\t2\tchr1\t3\n",
+     "x.bedpe:4: 5 columns where earlier lines have 6", {}),
+    ("chr1\t1\t2\tchr1\t3\t4\tp\t.\t+\t-\nchr1\t1\t2\tchr1\t3\t4\tp\t.\t+\tx\n",
+     "x.bedpe:2: strand2 must be +, - or '.', got 'x'", {}),
 ]
 
 
@@ -114,3 +130,32 @@ def test_bad_bedpe_messages(tmp_path, tiny_fasta, monkeypatch, text, message, op
         read_bedpe("x.bedpe", **kw)
     assert err.value.message.startswith(message), err.value.message
     assert "\n" not in err.value.message
+
+
+MESSY = (
+    "track name=x\n#chrom1\tstart1\tend1\tchrom2\tstart2\tend2\tname\tscore\tstrand1\t"
+    "strand2\tlabel\r\n"
+    "chr1\t10\t20\tchr1\t100\t120\tp1\t.\t.\t+\t1\r\n"
+    "\r\n"
+    "chr1\t007\t020\tchr1\t100\t120\t\"q\t.\t.\t-\t0\n"  # leading zeros, a quote
+    "# mid-file comment\n"
+    "chr2\t0\t25\tchr2\t200\t250\tp\u00e9\t.\t.\t+\t.\r"
+    "chr2\t50\t60\tchr2\t70\t80\tp4\t.\t.\t.\t1"  # no final line end
+)
+
+
+@pytest.mark.parametrize("chunk_rows,block", [(1, 1), (2, 7), (3, 64), (1000, 1 << 23)])
+def test_bedpe_chunks_and_blocks_read_the_same(tmp_path, monkeypatch, chunk_rows, block):
+    """Frames do not depend on the chunk size or on where the byte blocks fall."""
+    import prism_cli.io.bed as bed
+
+    path = tmp_path / "x.bedpe"
+    path.write_bytes(MESSY.encode())
+    monkeypatch.setattr(bed, "BLOCK_BYTES", block)
+    df = read_bedpe(path, label_col="label", chunk_rows=chunk_rows)
+    assert df["_line"].tolist() == [3, 5, 7, 8]
+    assert df["start1"].tolist() == [10, 7, 0, 50] and df["end1"].tolist() == [20, 20, 25, 60]
+    assert df["name"].tolist() == ["p1", '"q', "p\u00e9", "p4"]
+    assert df["strand2"].tolist() == ["+", "-", "+", "."]
+    assert df["label"].tolist() == [1, 0, -1, 1] and df["label"].dtype == np.int8
+    assert df["start2"].dtype == np.int64

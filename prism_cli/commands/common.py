@@ -372,9 +372,24 @@ def force_option(help: str = "Replace an existing output (only one PRISM wrote, 
     return option("--force", "force", is_flag=True, help=help)
 
 
+class ModelPath(click.ParamType):
+    """A trained model: an existing path, or the name of a shipped model (shipped.py)."""
+
+    name = "MODEL"
+
+    def convert(self, value, param, ctx):
+        from ..shipped import resolve_model
+
+        try:
+            return str(resolve_model(str(value)))
+        except click.ClickException as err:
+            self.fail(err.message, param, ctx)
+
+
 model_option = option(
-    "-m", "--model", "model_path", required=True, type=click.Path(exists=True),
-    help="Trained model: a `prism train` run folder, a model folder, or a checkpoint file.")
+    "-m", "--model", "model_path", required=True, type=ModelPath(),
+    help="Trained model: a `prism train` run folder, a model folder, a checkpoint file, "
+         "or the name of a shipped model (e.g. prism-targetfinder5-hg19).")
 registry_option = option(
     "--registry", "registry", type=click.Path(file_okay=False), default=None,
     help="Folder of adapted cells (default: the model folder's cells/).")

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import click
 
-from .common import (command, csv_names, data_option, device_option, force_option, option,
-                     out_option, seed_option, threads_option, verbosity_options)
+from .common import (ModelPath, command, csv_names, data_option, device_option,
+                     force_option, option, out_option, seed_option, threads_option,
+                     verbosity_options)
 
 
 @command("motifs", conflicts=[("model_path", "chroms"), ("model_path", "n_motifs"),
                               ("model_path", "steps")],
          requires=[("n_pairs", "model_path")])
-@option("-m", "--model", "model_path", type=click.Path(exists=True), default=None,
-        help="Trained model (run folder or checkpoint): list the motifs it reads.")
+@option("-m", "--model", "model_path", type=ModelPath(), default=None,
+        help="Trained model (run folder, checkpoint or shipped model's name): list the "
+             "motifs it reads.")
 @data_option("Dataset from `prism extract`.  Without --model: discover motifs on its "
              "elements (label-free).  With --model: the pairs used to measure each "
              "motif's effect on U_I and R (default: the model's training dataset).",

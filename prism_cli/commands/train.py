@@ -36,7 +36,8 @@ _csv = csv_names
 @click.option("--batch-episodes", type=click.IntRange(min=1), default=None,
               help="Episodes (one cell each) per optimisation step.  [default: 16]")
 @click.option("--steps-per-epoch", type=click.IntRange(min=0), default=None,
-              help="Steps per epoch; 0 = the query sets cover the training pairs once.")
+              help="Steps per epoch; 0 = the query sets cover the training pairs once, "
+                   "and at least 30 steps (train config min_steps_per_epoch).")
 @click.option("--lr", type=float, default=None, help="Peak learning rate.  [default: 3e-3]")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
               default=None,

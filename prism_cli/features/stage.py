@@ -138,14 +138,21 @@ class FeatureStage:
                             f"in {len(codes)} training elements; train longer "
                             f'(train config "discover_steps"), or choose other features '
                             f"(--element-features jaspar, table:PATH or conv)")
+                    scanner = MotifScanner(motifs, background=background)
+                    scanner.calibrate(codes, p_value=settings.p_value, seed=settings.seed)
+                    say(f"{source}: {len(motifs)} motifs, thresholds calibrated at "
+                        f"p = {settings.p_value:g} on shuffled training elements")
                 else:
+                    # known motifs are scanned as FIMO scans them by default (uniform
+                    # background, exact p-value thresholds): nothing depends on the
+                    # training split, so every model on a dataset shares one cache
                     from ..motifs.jaspar import jaspar_motifs
 
                     motifs = jaspar_motifs()
-                scanner = MotifScanner(motifs, background=background)
-                scanner.calibrate(codes, p_value=settings.p_value, seed=settings.seed)
-                say(f"{source}: {len(motifs)} motifs, thresholds calibrated at "
-                    f"p = {settings.p_value:g} on shuffled training elements")
+                    scanner = MotifScanner(motifs)
+                    scanner.set_pvalue_thresholds(settings.p_value)
+                    say(f"{source}: {len(motifs)} motifs, FIMO thresholds at "
+                        f"p = {settings.p_value:g} (uniform background)")
                 scanners.append((source, scanner))
         columns = read_feature_table(spec.table).columns if spec.table else []
         return cls(spec, scanners, columns)

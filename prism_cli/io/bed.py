@@ -9,12 +9,19 @@
 
 Errors are one line, ``file:line: problem`` (:class:`prism_cli.errors.InputError`).
 Reading is streamed in chunks of rows, so memory stays bounded for any file size.
+
+Speed: lines are found and classified with numpy on blocks of bytes, each chunk is parsed by
+pandas' C reader (coordinates straight to int64) and checked column by column; a chunk
+with a suspect value is parsed again as text to name the first bad line exactly.
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
+import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -31,6 +38,7 @@ _HEADER_PREFIXES = ("#", "track", "browser")
 # header aliases: a '#chrom1' header or the bedtools '-header' spelling
 _ALIASES = {"chr1": "chrom1", "chr2": "chrom2", "chrom": "chrom", "chr": "chrom",
             "chromstart": "start", "chromend": "end"}
+BLOCK_BYTES = 1 << 22  # bytes read at a time (4 MiB)
 
 
 @dataclass
@@ -47,14 +55,85 @@ BEDPE = TableSpec("BEDPE", BEDPE_COLUMNS, 6,
                   [("chrom1", "start1", "end1"), ("chrom2", "start2", "end2")])
 
 
-def _open_text(path: Path):
+def _open_binary(path: Path):
+    """(raw file, byte stream); the stream decompresses gzip/bgzip input."""
     raw = open(path, "rb")
     magic = raw.read(2)
     raw.seek(0)
     if magic == b"\x1f\x8b":
-        return raw, io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8",
-                                     errors="replace", newline="")
-    return raw, io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+        return raw, gzip.GzipFile(fileobj=raw)
+    return raw, raw
+
+
+def _whole_lines(buf: bytes, eof: bool) -> tuple[bytes, bytes]:
+    """Split ``buf`` into (whole lines, rest). Line ends are normalised to ``\n``: ``\r\n``
+    and a lone ``\r`` end a line, as in text-mode Python (universal newlines)."""
+    if eof:
+        lines, rest = (buf + b"\n" if buf and not buf.endswith((b"\n", b"\r")) else buf), b""
+    else:
+        cut = buf.rfind(b"\n") + 1 or buf.rfind(b"\r", 0, len(buf) - 1) + 1
+        lines, rest = buf[:cut], buf[cut:]
+    if b"\r" in lines:
+        lines = lines.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return lines, rest
+
+
+class _Lines:
+    """Where the lines and tabs of a block of whole lines are, found with numpy.
+
+    ``start``/``end``: offset of each line and of its ``\n``; ``skip``: header, comment,
+    track/browser or blank line; ``first_tab``/``n_tabs``: index into ``tabs`` of each
+    line's first tab, and how many it has.
+    """
+
+    def __init__(self, buf: bytes):
+        self.buf = buf
+        a = np.frombuffer(buf, dtype=np.uint8)
+        self.end = np.flatnonzero(a == 10)
+        self.start = np.concatenate([[0], self.end[:-1] + 1])
+        self.tabs = np.flatnonzero(a == 9)
+        self.first_tab = np.searchsorted(self.tabs, self.start)
+        self.n_tabs = np.searchsorted(self.tabs, self.end) - self.first_tab
+        first = a[self.start]
+        skip = first == ord("#")
+        for prefix in (b"track", b"browser"):
+            c = np.flatnonzero(first == prefix[0])
+            at = np.minimum(self.start[c, None] + np.arange(len(prefix)), len(a) - 1)
+            skip[c[(a[at] == np.frombuffer(prefix, np.uint8)).all(axis=1)]] = True
+        for j in np.flatnonzero(((first <= 32) | (first >= 128)) & ~skip).tolist():
+            text = self.text(j)  # blank (str.strip) or non-ASCII start: as Python sees it
+            skip[j] = not text.strip() or text.startswith(_HEADER_PREFIXES)
+        self.skip = skip
+
+    def __len__(self) -> int:
+        return len(self.end)
+
+    def text(self, j: int) -> str:
+        return self.buf[self.start[j]:self.end[j]].decode("utf-8", "replace")
+
+    def all_digits(self, rows: np.ndarray, fields: list[int], n_fields: int) -> bool:
+        """Whether field ``k`` of each of ``rows`` (lines of n_fields fields) is 1 to 18
+        ASCII digits, for every ``k`` in ``fields``."""
+        a = np.frombuffer(self.buf, np.uint8)
+        for k in fields:
+            f0 = self.start[rows] if k == 0 else self.tabs[self.first_tab[rows] + k - 1] + 1
+            f1 = self.end[rows] if k == n_fields - 1 else self.tabs[self.first_tab[rows] + k]
+            width = f1 - f0
+            if width.min() < 1 or width.max() > 18:
+                return False
+            at = np.arange(width.max())
+            byte = a[np.minimum(f0[:, None] + at, len(a) - 1)]
+            if (((byte < 48) | (byte > 57)) & (at < width[:, None])).any():
+                return False
+        return True
+
+    def join(self, rows: np.ndarray) -> bytes:
+        """The bytes of ``rows``, line ends included."""
+        lo, hi = int(rows[0]), int(rows[-1])
+        if hi - lo + 1 == len(rows):
+            return self.buf[self.start[lo]:self.end[hi] + 1]
+        return b"".join(self.buf[s:e + 1] for s, e in zip(self.start[rows].tolist(),
+                                                           self.end[rows].tolist()))
 
 
 def _column_names(header: list[str] | None, n: int, spec: TableSpec) -> list[str]:
@@ -100,53 +179,68 @@ class TableReader:
 
     # -- parsing -------------------------------------------------------------------
     def __iter__(self) -> Iterator[pd.DataFrame]:
-        raw, fh = _open_text(self.path)
+        raw, stream = _open_binary(self.path)
         try:
-            yield from self._chunks(raw, fh)
-        except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as err:
+            yield from self._chunks(raw, stream)
+        except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
             raise InputError(f"cannot read {self.spec.kind} file ({err})", self.name) from None
         finally:
-            fh.close()
+            stream.close()
+            raw.close()
 
-    def _chunks(self, raw, fh) -> Iterator[pd.DataFrame]:
+    def _chunks(self, raw, stream) -> Iterator[pd.DataFrame]:
         header: list[str] | None = None
-        n_fields = None
-        rows: list[list[str]] = []
-        lines: list[int] = []
-        for lineno, text in enumerate(fh, start=1):
-            text = text.rstrip("\r\n")
-            if not text.strip() or text.startswith(_HEADER_PREFIXES):
-                if text.startswith("#") and n_fields is None:
-                    header = text.split("\t")
+        carry, rest = b"", b""  # whole lines not yet returned; bytes after the last line end
+        base = 0  # file lines before ``carry``
+        want, eof = BLOCK_BYTES, False
+        while not eof:
+            data = stream.read(want)
+            eof = not data
+            block, rest = _whole_lines(rest + data, eof)
+            buf = carry + block
+            if not buf:
                 continue
-            fields = text.split("\t")
-            if n_fields is None:
-                n_fields = len(fields)
-                if n_fields < self.spec.min_columns:
-                    raise InputError(
-                        f"{n_fields} column(s); {self.spec.kind} needs at least "
-                        f"{self.spec.min_columns} tab-separated columns"
-                        + (" (is it space-separated?)" if " " in text else ""),
-                        self.name, lineno)
-                if self.spec.kind == "BEDPE" and n_fields == 9:
-                    raise InputError("9 columns: BEDPE has strand1 and strand2 together "
-                                     "(columns 9 and 10), or neither", self.name, lineno)
-                self.columns = _column_names(header, n_fields, self.spec)
-                self._check_required()
-            elif len(fields) != n_fields:
-                raise InputError(f"{len(fields)} columns where earlier lines have {n_fields}",
-                                 self.name, lineno)
-            rows.append(fields)
-            lines.append(lineno)
-            if len(rows) >= self.chunk_rows:
-                self.bytes_read = raw.tell()
-                yield self._frame(rows, lines)
-                rows, lines = [], []
-        if n_fields is None:
+            lines = _Lines(buf)
+            data_rows = np.flatnonzero(~lines.skip)
+            if self.columns is None:
+                header = self._prelude(lines, data_rows, header, base)
+            done = 0  # data rows returned from this block
+            while len(data_rows) - done >= self.chunk_rows or (eof and done < len(data_rows)):
+                rows = data_rows[done:done + self.chunk_rows]
+                done += len(rows)
+                self.bytes_read = self.bytes_total if eof and done == len(data_rows) \
+                    else raw.tell()
+                yield self._frame(lines, rows, base)
+            used = int(data_rows[done - 1]) + 1 if done else (0 if self.columns else len(lines))
+            carry = buf[lines.start[used]:] if used < len(lines) else b""
+            base += used
+            # blocks of about BLOCK_BYTES with the carry; more when a chunk needs more
+            want = max(BLOCK_BYTES - len(carry), len(carry))
+        if self.columns is None:
             raise InputError(f"empty {self.spec.kind} file (no data lines)", self.name)
-        if rows:
-            self.bytes_read = self.bytes_total
-            yield self._frame(rows, lines)
+
+    def _prelude(self, lines: _Lines, data_rows, header, base) -> list[str] | None:
+        """Header line and column names, from the lines up to the first data line."""
+        first = int(data_rows[0]) if len(data_rows) else len(lines)
+        hashes = np.flatnonzero(np.frombuffer(lines.buf, np.uint8)[lines.start[:first]]
+                                == ord("#"))
+        if len(hashes):
+            header = lines.text(int(hashes[-1])).split("\t")
+        if first == len(lines):
+            return header
+        text, lineno = lines.text(first), base + first + 1
+        n_fields = text.count("\t") + 1
+        if n_fields < self.spec.min_columns:
+            raise InputError(
+                f"{n_fields} column(s); {self.spec.kind} needs at least "
+                f"{self.spec.min_columns} tab-separated columns"
+                + (" (is it space-separated?)" if " " in text else ""), self.name, lineno)
+        if self.spec.kind == "BEDPE" and n_fields == 9:
+            raise InputError("9 columns: BEDPE has strand1 and strand2 together "
+                             "(columns 9 and 10), or neither", self.name, lineno)
+        self.columns = _column_names(header, n_fields, self.spec)
+        self._check_required()
+        return header
 
     def _check_required(self) -> None:
         need = list(self.required) + ([self.label_col] if self.label_required else [])
@@ -158,73 +252,107 @@ class TableReader:
                     f"missing required column '{col}' (extra columns found: {have}; name "
                     f"them in a '#' header line)", self.name)
 
+    def _parse(self, data: bytes, int_fields: list[int]) -> pd.DataFrame:
+        """One chunk's lines by pandas' C reader: ``int_fields`` as int64, the rest text."""
+        n = len(self.columns)
+        bom = data.startswith(b"\xef\xbb\xbf")  # pandas would drop it; it is data here
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            df = pd.read_csv(io.BytesIO(b"\n" + data if bom else data), sep="\t", header=None,
+                             names=list(range(n)), skiprows=int(bom),
+                             dtype={k: np.int64 if k in int_fields else object
+                                    for k in range(n)},
+                             quoting=csv.QUOTE_NONE, na_filter=False, skip_blank_lines=False,
+                             encoding_errors="replace", engine="c")
+        df.columns = self.columns
+        return df
+
     # -- validation ----------------------------------------------------------------
-    def _frame(self, rows: list[list[str]], lines: list[int]) -> pd.DataFrame:
-        df = pd.DataFrame(rows, columns=self.columns, dtype=object)
-        for col in self.spec.standard[len(self.columns):]:  # optional standard columns
+    def _frame(self, lines: _Lines, rows: np.ndarray, base: int) -> pd.DataFrame:
+        """Parse and validate the data lines ``rows`` of ``lines`` (file line base + 1 + row)."""
+        n = len(self.columns)
+        lineno = base + 1 + rows
+        wrong = np.flatnonzero(lines.n_tabs[rows] != n - 1)
+        if len(wrong):
+            i = int(wrong[0])
+            raise InputError(f"{int(lines.n_tabs[rows[i]]) + 1} columns where earlier lines "
+                             f"have {n}", self.name, int(lineno[i]))
+        data = lines.join(rows)
+        coords = [k for k, c in enumerate(self.columns[:len(self.spec.standard)])
+                  if any(c in iv[1:] for iv in self.spec.intervals)]
+        # coordinates straight to int64 when all are plain digits; otherwise as text, so
+        # the first bad value is named as written (and '007' still reads as 7)
+        df = self._parse(data, coords if lines.all_digits(rows, coords, n) else [])
+        for col in self.spec.standard[n:]:  # optional standard columns
             df[col] = "."
-        df["_line"] = np.asarray(lines, dtype=np.int64)
+        df["_line"] = lineno
         for chrom_c, start_c, end_c in self.spec.intervals:
             if chrom_c not in df:
                 continue
             for c in (start_c, end_c):
-                if c not in df:
-                    continue
-                col = df[c].to_numpy(dtype=str)
-                ok = np.char.isdigit(col)
-                if not ok.all():
-                    i = int(np.flatnonzero(~ok)[0])
-                    bad = col[i]
-                    what = "negative" if bad.startswith("-") and bad[1:].isdigit() else "non-integer"
-                    raise InputError(f"{c} is {what} ('{bad}')", self.name, lines[i])
-                df[c] = col.astype(np.int64)
+                if c in df and df[c].dtype == object:
+                    df[c] = self._integers(df[c].to_numpy(dtype=str), c, lineno)
             if end_c in df:
                 inv = (df[start_c] > df[end_c]).to_numpy()
                 if inv.any():
                     i = int(np.flatnonzero(inv)[0])
                     raise InputError(f"{start_c} ({df[start_c].iat[i]}) > {end_c} "
-                                     f"({df[end_c].iat[i]})", self.name, lines[i])
+                                     f"({df[end_c].iat[i]})", self.name, int(lineno[i]))
             if self.genome is not None:
-                self._check_genome(df, chrom_c, end_c, lines)
+                self._check_genome(df, chrom_c, end_c, lineno)
         for c in ("strand", "strand1", "strand2"):
             if c in df and c in self.spec.standard:
-                col = df[c].to_numpy(dtype=str)
-                bad = ~np.isin(col, ("+", "-", "."))
+                codes, values = pd.factorize(np.asarray(df[c], dtype=object))
+                bad = ~np.isin(values.astype(str), ("+", "-", "."))[codes]
                 if bad.any():
                     i = int(np.flatnonzero(bad)[0])
-                    raise InputError(f"{c} must be +, - or '.', got '{col[i]}'", self.name,
-                                     lines[i])
+                    raise InputError(f"{c} must be +, - or '.', got '{values[codes[i]]}'",
+                                     self.name, int(lineno[i]))
         if self.label_col is not None and self.label_col in df:
-            df[self.label_col] = self._labels(df[self.label_col].to_numpy(dtype=str), lines)
+            df[self.label_col] = self._labels(df[self.label_col], lineno)
         self.rows += len(df)
         return df
 
-    def _check_genome(self, df, chrom_c, end_c, lines) -> None:
+    def _integers(self, col: np.ndarray, name: str, lineno) -> np.ndarray:
+        """Text coordinates -> int64, or the first bad one named (as written)."""
+        ok = np.char.isdigit(col)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            bad = col[i]
+            what = "negative" if bad.startswith("-") and bad[1:].isdigit() else "non-integer"
+            raise InputError(f"{name} is {what} ('{bad}')", self.name, int(lineno[i]))
+        big = np.flatnonzero(np.char.str_len(np.char.lstrip(col, "0")) > 18)
+        for i in big.tolist():
+            if int(col[i]) >= 1 << 63:
+                raise InputError(f"{name} is too large ('{col[i]}')", self.name,
+                                 int(lineno[i]))
+        return col.astype(np.int64)
+
+    def _check_genome(self, df, chrom_c, end_c, lineno) -> None:
         lengths = self.genome.lengths
-        chroms = df[chrom_c].to_numpy(dtype=str)
-        for chrom in pd.unique(chroms):
+        codes, chroms = pd.factorize(np.asarray(df[chrom_c], dtype=object))
+        for k, chrom in enumerate(chroms.tolist()):
             if chrom not in lengths:
-                i = int(np.flatnonzero(chroms == chrom)[0])
-                self.genome.check_chrom(chrom, self.name, lines[i])  # raises with a hint
-        limit = np.array([lengths[c] for c in chroms], dtype=np.int64)
+                i = int(np.argmax(codes == k))
+                self.genome.check_chrom(chrom, self.name, int(lineno[i]))  # raises, with a hint
+        limit = np.array([lengths[c] for c in chroms.tolist()], dtype=np.int64)[codes]
         past = df[end_c].to_numpy() > limit
         if past.any():
             i = int(np.flatnonzero(past)[0])
-            raise InputError(f"{end_c} ({df[end_c].iat[i]}) is past the end of {chroms[i]} "
-                             f"({limit[i]} bp in the FASTA)", self.name, lines[i])
+            raise InputError(f"{end_c} ({df[end_c].iat[i]}) is past the end of "
+                             f"{chroms[codes[i]]} ({limit[i]} bp in the FASTA)", self.name,
+                             int(lineno[i]))
 
-    def _labels(self, col: np.ndarray, lines) -> np.ndarray:
-        out = np.full(len(col), -1, dtype=np.int8)
-        out[col == "1"] = 1
-        out[col == "0"] = 0
-        missing = col == "."
-        bad = (out < 0) & ~missing
-        if self.label_required:
-            bad |= missing
+    def _labels(self, col, lineno) -> np.ndarray:
+        codes, values = pd.factorize(np.asarray(col, dtype=object))
+        lut = np.array([{"1": 1, "0": 0, ".": -1}.get(v, -2) for v in values.tolist()],
+                       dtype=np.int8)
+        out = lut[codes] if len(lut) else np.zeros(0, np.int8)
+        bad = (out == -2) | ((out == -1) & self.label_required)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{self.label_col} must be 0 or 1, got '{col[i]}'", self.name,
-                             lines[i])
+            raise InputError(f"{self.label_col} must be 0 or 1, got '{values[codes[i]]}'",
+                             self.name, int(lineno[i]))
         return out
 
 

@@ -327,7 +327,8 @@ def run_training(req: TrainRequest) -> dict:
     _barrier(world)
 
     steps_per_epoch = tcfg.steps_per_epoch or max(
-        1, math.ceil(len(all_train) / (tcfg.batch_episodes * tcfg.query_size * world)))
+        1, tcfg.min_steps_per_epoch,
+        math.ceil(len(all_train) / (tcfg.batch_episodes * tcfg.query_size * world)))
     total_steps = steps_per_epoch * tcfg.epochs
     dataset_info = {"path": str(Path(req.data).resolve()), "sha256": ds.checksum,
                     "genome_fai_md5": ds.manifest.get("genome", {}).get("fai_md5"),
