@@ -1,73 +1,115 @@
-"""`prism score` throughput with and without the element cache.
+"""`prism score` throughput, end to end, one process or torchrun ranks; and the per-pair
+reference without the element cache.
 
-    python bench/score_throughput.py [--pairs 1000000] [--uncached-pairs 3000] [--workdir DIR]
-                                     [--device cpu|cuda] [--model RUN]
+    python bench/score_throughput.py [--pairs 1000000] [--ranks 1] [--features discover]
+        [--uncached-pairs 1000] [--genome-size 200000000] [--max-distance 12000000]
+        [--workdir DIR] [--device cpu|cuda] [--model RUN] [--gz]
 
-Data: a `prism simulate` genome (200 Mbp) and candidate pairs from `prism candidates` over
-its enhancer and promoter BED files; windows 3 kb enhancer / 2 kb promoter; the default
-PRISM model configuration. Without --model the weights are random (throughput does not
-depend on the weights' values; the architecture and window lengths are what count).
+Data: a `prism simulate` genome (--genome-size, seed 1) and candidate pairs from
+`prism candidates` over its enhancer and promoter BED files (--max-distance); the first
+--pairs candidates are scored; windows 3 kb enhancer / 2 kb promoter.
 
-* cached (the product): `prism score` in a fresh process on --pairs pairs: wall time, pairs/s
-  and the process's peak RSS. Each unique element is encoded once per chromosome and pairs
-  are scored from cached tokens.
-* uncached (reference): the same model, each pair's two windows run through the towers for
-  every pair (as a per-pair pipeline does), then the same pair head; --uncached-pairs pairs,
-  rate reported per pair.
+Model (without --model): random weights in the shape of a default `prism train` model
+(throughput depends on the architecture, the windows and the element features, not on
+the weights' values):
+
+* ``--features discover`` (the default of `prism train`): a feature tower over the
+  occupancies of 32 motifs (discover's maximum) of width 12 (its filter width), scanned in
+  every element once, thresholds at p = 1e-4; no sequence tower.
+* ``--features conv``: the convolutional sequence towers + k-mer token (the default before
+  element features; the model of the 2026-11-27 rows in docs/benchmarks.md).
+
+Measured, in a fresh process (``--ranks N``: ``torchrun --standalone --nproc-per-node N
+-m prism_cli.cli score ...``): wall time, CPU seconds (user + system, all processes),
+pairs/s and the largest peak RSS of any one process; with the machine's load average
+before and after (the figures are only comparable at a similar load).
+The per-pair reference (--uncached-pairs, 0 = skip): each pair's two windows through the
+element features and towers for every pair, then the same pair head; model time only.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
 LE, LP = 3000, 2000
+N_MOTIFS, MOTIF_WIDTH = 32, 12
 
-CHILD = r"""
-import json, resource, sys, time
-from click.testing import CliRunner
-from prism_cli.cli import main
+# runs the command as a child; its rusage covers every process the command starts
+WRAP = r"""
+import json, resource, subprocess, sys, time
 t0 = time.perf_counter()
-res = CliRunner().invoke(main, sys.argv[1:], catch_exceptions=False)
+rc = subprocess.run(sys.argv[1:]).returncode
 dt = time.perf_counter() - t0
-print(res.output[-2000:], file=sys.stderr)
-print(json.dumps({"seconds": dt, "exit": res.exit_code,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": dt, "exit": rc, "cpu_s": ru.ru_utime + ru.ru_stime,
+                  "peak_rss_mb": ru.ru_maxrss / 1024}))
 """
 
 
-def make_model(path: Path) -> None:
+def prism(*args) -> list[str]:
+    return [sys.executable, "-m", "prism_cli.cli", *map(str, args)]
+
+
+def make_model(path: Path, features: str) -> None:
+    import numpy as np
     import torch
 
     from prism_cli.checkpoint import save_checkpoint
     from prism_cli.model import ModelConfig, build_model
 
-    torch.manual_seed(0)
-    cfg = ModelConfig(enhancer_length=LE, promoter_length=LP, n_cells=2)
     meta = {"cells": [{"name": "A", "index": 0}, {"name": "B", "index": 1}],
             "windows": {"enhancer_length": LE, "promoter_length": LP},
             "train_config": {"support_min": 8, "support_max": 256}}
+    extra = {}
+    if features == "discover":
+        from prism_cli.features import FeatureSpec, FeatureStage
+        from prism_cli.motifs.pwm import Motif
+        from prism_cli.motifs.scan import MotifScanner
+
+        rng = np.random.default_rng(0)
+        motifs = [Motif(f"bench{i:02d}", rng.dirichlet(np.full(4, 0.3), size=MOTIF_WIDTH),
+                        "discover") for i in range(N_MOTIFS)]
+        scanner = MotifScanner(motifs)
+        scanner.set_pvalue_thresholds(1e-4)
+        stage = FeatureStage(FeatureSpec(("discover",)), [("discover", scanner)], [])
+        meta["element_features"] = stage.state()
+        extra = {"n_features": stage.n_features, "sequence_tower": False}
+    torch.manual_seed(0)
+    cfg = ModelConfig(enhancer_length=LE, promoter_length=LP, n_cells=2, **extra)
     path.mkdir(parents=True, exist_ok=True)
     save_checkpoint(path / "best", build_model(cfg), meta)
 
 
 def uncached_rate(model_path, cand: Path, fasta: Path, n: int, device: str) -> dict:
-    """Per-pair encoding: towers on each pair's windows, then the pair head."""
+    """Per-pair encoding: element inputs and towers for each pair, then the pair head."""
     import numpy as np
     import torch
 
     from prism_cli.checkpoint import load_checkpoint
     from prism_cli.dataset import PairDataset
     from prism_cli.extract import WindowSpec, extract
+    from prism_cli.features import ElementInputs, FeatureStage
     from prism_cli.inference import evaluating, predict
     from prism_cli.io.fasta import Genome
 
     model, meta = load_checkpoint(model_path, device=device)
+    stage = FeatureStage.from_state(meta.get("element_features"))
+
+    def element_input(codes):  # what the model reads, computed for this pair alone
+        feats = (np.concatenate([sc.occupancy(codes) for _, sc in stage.scanners], axis=1)
+                 if stage.scanners else None)
+        keep = codes if stage.spec.conv or feats is None else None
+        return torch.from_numpy(ElementInputs(keep, feats).take(np.arange(len(codes))))
+
     with tempfile.TemporaryDirectory() as tmp:
         sub = Path(tmp) / "sub.bedpe"
         with open(cand) as src, open(sub, "w") as dst:
@@ -85,8 +127,8 @@ def uncached_rate(model_path, cand: Path, fasta: Path, n: int, device: str) -> d
         with evaluating(model):
             for s in range(0, len(pairs), 64):
                 part = pairs.iloc[s:s + 64]
-                e = torch.from_numpy(np.ascontiguousarray(ds.enhancers[part.enh_idx.to_numpy()]))
-                p = torch.from_numpy(np.ascontiguousarray(ds.promoters[part.prom_idx.to_numpy()]))
+                e = element_input(np.ascontiguousarray(ds.enhancers[part.enh_idx.to_numpy()]))
+                p = element_input(np.ascontiguousarray(ds.promoters[part.prom_idx.to_numpy()]))
                 ld = torch.from_numpy(np.log10(part.distance.to_numpy()).astype(np.float32))
                 out = model.pair(model.encode_enhancers(e.to(device)),
                                  model.encode_promoters(p.to(device)), ld.to(device))
@@ -98,24 +140,28 @@ def uncached_rate(model_path, cand: Path, fasta: Path, n: int, device: str) -> d
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", type=int, default=1_000_000)
-    ap.add_argument("--uncached-pairs", type=int, default=3000)
+    ap.add_argument("--ranks", type=int, default=1, help="torchrun processes (1: plain)")
+    ap.add_argument("--features", choices=["discover", "conv"], default="discover")
+    ap.add_argument("--uncached-pairs", type=int, default=1000)
     ap.add_argument("--genome-size", type=int, default=200_000_000)
-    ap.add_argument("--max-distance", type=int, default=10_000_000)
+    ap.add_argument("--max-distance", type=int, default=12_000_000)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--model", default=None)
+    ap.add_argument("--gz", action="store_true", help="write scored.bedpe.gz (BGZF)")
     ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="prism-score-bench-"))
+    os.chdir(REPO)  # `python -m prism_cli.cli` from this checkout
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="prism-score-bench-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     sim = work / "sim"
     if not sim.exists():
-        subprocess.run(["prism", "simulate", "-o", sim, "--genome-size", str(args.genome_size),
-                        "--seed", "1"], check=True, capture_output=True)
-    cand = work / "candidates.bedpe"
+        subprocess.run(prism("simulate", "-o", sim, "--genome-size", args.genome_size,
+                             "--seed", 1), check=True, capture_output=True)
+    cand = work / f"candidates_{args.max_distance}.bedpe"
     if not cand.exists():
-        subprocess.run(["prism", "candidates", "-e", sim / "enhancers.bed", "-p",
-                        sim / "promoters.bed", "-d", str(args.max_distance), "-o", cand],
-                       check=True, capture_output=True)
+        subprocess.run(prism("candidates", "--enhancers", sim / "enhancers.bed",
+                             "--promoters", sim / "promoters.bed", "--max-distance",
+                             args.max_distance, "-o", cand), check=True, capture_output=True)
     sub = work / f"pairs_{args.pairs}.bedpe"
     with open(cand) as src, open(sub, "w") as dst:
         n = -1
@@ -124,26 +170,42 @@ def main() -> None:
                 break
             dst.write(line)
     n_pairs = min(n, args.pairs)
-    print(f"# {n_pairs:,} pairs; windows {LE}/{LP} bp; device {args.device}", flush=True)
-    model = Path(args.model) if args.model else work / "model"
+    model = Path(args.model) if args.model else work / f"model_{args.features}"
     if not args.model and not model.exists():
-        make_model(model)
-    out = work / "scored.bedpe"
-    res = subprocess.run([sys.executable, "-c", CHILD, "score", str(sub), "-m", str(model), "-g",
-                          str(sim / "genome.fa"), "-c", "A", "-o", str(out), "--force",
-                          "--device", args.device], capture_output=True, text=True, check=True)
+        make_model(model, args.features)
+    print(f"# {n_pairs:,} pairs; windows {LE}/{LP} bp; model {model.name}; device "
+          f"{args.device}; ranks {args.ranks}", flush=True)
+    out = work / ("scored.bedpe.gz" if args.gz else "scored.bedpe")
+    cmd = prism("score", "-p", sub, "-m", model, "-g", sim / "genome.fa", "-c", "A", "-o", out,
+                "--force", "--device", args.device)
+    if args.ranks > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node", str(args.ranks), *cmd[1:]]
+    load0 = os.getloadavg()
+    res = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True)
+    load1 = os.getloadavg()
+    if res.returncode or not res.stdout.strip():
+        sys.exit(res.stderr[-3000:])
     cached = json.loads(res.stdout.strip().splitlines()[-1])
-    print(res.stderr.strip().splitlines()[-1])
-    un = uncached_rate(model, cand, sim / "genome.fa", args.uncached_pairs, args.device)
+    if cached["exit"]:
+        sys.exit(res.stderr[-3000:])
+    print([ln for ln in res.stderr.splitlines() if ln.startswith("scored ")][-1])
+    print(f"# load average (1 min) before {load0[0]:.2f}, after {load1[0]:.2f}; "
+          f"{shutil.disk_usage(work).free / 2**30:.0f} GiB free in {work}")
     c_rate = n_pairs / cached["seconds"]
-    u_rate = un["pairs"] / un["seconds"]
-    print("| method | pairs | wall s | pairs/s | peak RSS MB |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    print(f"| prism score (element cache) | {n_pairs:,} | {cached['seconds']:.1f} | {c_rate:,.0f} "
-          f"| {cached['peak_rss_mb']:,.0f} |")
-    print(f"| per-pair encoding (no cache) | {un['pairs']:,} | {un['seconds']:.1f} | {u_rate:,.0f} | - |")
-    print(f"speed-up from caching: {c_rate / u_rate:,.1f}x")
+    print("| method | pairs | wall s | CPU s | pairs/s | peak RSS MB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    what = f"`prism score`, {args.ranks} torchrun ranks" if args.ranks > 1 else "`prism score`"
+    print(f"| {what} (element cache), end to end | {n_pairs:,} | {cached['seconds']:.1f} "
+          f"| {cached['cpu_s']:.1f} | {c_rate:,.0f} | {cached['peak_rss_mb']:,.0f} |")
+    if args.uncached_pairs > 0:
+        un = uncached_rate(model, cand, sim / "genome.fa", args.uncached_pairs, args.device)
+        u_rate = un["pairs"] / un["seconds"]
+        print(f"| per-pair encoding (no cache), model time only | {un['pairs']:,} | "
+              f"{un['seconds']:.1f} | - | {u_rate:,.0f} | - |")
+        print(f"speed-up from caching: {c_rate / u_rate:,.1f}x")
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
     main()

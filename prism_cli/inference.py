@@ -87,24 +87,29 @@ class ElementCache:
 
     @classmethod
     def build(cls, model, codes: np.ndarray, element_idx, kind: str,
-              batch_size: int = 256, keep_on_device: bool = False) -> "ElementCache":
+              batch_size: int = 256, keep_on_device: bool = False,
+              workers: int = 1) -> "ElementCache":
         """Encode the unique elements among ``element_idx``.
 
-        codes : array, uint8, shape=(n_elements, L) (a dataset memmap is fine)
+        codes : array, uint8, shape=(n_elements, L) (a dataset memmap is fine), or the
+            ElementInputs of the role (features and/or codes)
         kind  : "enhancer" or "promoter" (which tower)
+        workers : batches encoded at once on CPU threads (see :func:`batch_map`)
         """
         if kind not in ("enhancer", "promoter"):
             raise ValueError(f"kind must be enhancer or promoter, not {kind!r}")
         uniq = np.unique(np.asarray(element_idx, dtype=np.int64))
         device = _device_of(model)
         encode = model.encode_enhancers if kind == "enhancer" else model.encode_promoters
-        out = []
+
+        def one(rows):
+            batch = torch.from_numpy(np.ascontiguousarray(codes[rows])).to(device)
+            tok = encode(batch).float()
+            return tok if keep_on_device else tok.cpu()
+
         with evaluating(model):
-            for start in range(0, len(uniq), batch_size):
-                rows = uniq[start:start + batch_size]
-                batch = torch.from_numpy(np.ascontiguousarray(codes[rows])).to(device)
-                tok = encode(batch).float()
-                out.append(tok if keep_on_device else tok.cpu())
+            out = batch_map(one, [uniq[s:s + batch_size]
+                                  for s in range(0, len(uniq), batch_size)], device, workers)
         if out:
             tokens = torch.cat(out)
         else:
@@ -113,8 +118,10 @@ class ElementCache:
 
 
 def pair_outputs(model, enh_cache: ElementCache, prom_cache: ElementCache, enh_idx,
-                 prom_idx, log_distance, chunk_size: int = 8192) -> dict[str, torch.Tensor]:
-    """z_I, U and z_F of pairs from cached tokens, in chunks.
+                 prom_idx, log_distance, chunk_size: int = 8192,
+                 workers: int = 1) -> dict[str, torch.Tensor]:
+    """z_I, U and z_F of pairs from cached tokens, in chunks of ``chunk_size`` pairs
+    (``workers`` chunks at once on CPU threads, see :func:`batch_map`).
 
     enh_idx, prom_idx : element indices, shape=(n_pairs,); log_distance : shape=(n_pairs,)
     Returns CPU float32 tensors: z_I (n, d_z), U (n,), z_F (n, d_f).
@@ -123,20 +130,52 @@ def pair_outputs(model, enh_cache: ElementCache, prom_cache: ElementCache, enh_i
     e_rows = torch.from_numpy(enh_cache.rows(enh_idx))
     p_rows = torch.from_numpy(prom_cache.rows(prom_idx))
     ld = torch.as_tensor(np.asarray(log_distance, dtype=np.float32))
-    parts: dict[str, list] = {"z_I": [], "U": [], "z_F": []}
+
+    def one(sl):
+        e = enh_cache.tokens[e_rows[sl]].to(device)
+        p = prom_cache.tokens[p_rows[sl]].to(device)
+        out = model.pair(e, p, ld[sl].to(device))
+        return {k: out[k].float().cpu() for k in ("z_I", "U", "z_F")}
+
     with evaluating(model):
-        for s in range(0, len(ld), chunk_size):
-            sl = slice(s, s + chunk_size)
-            e = enh_cache.tokens[e_rows[sl]].to(device)
-            p = prom_cache.tokens[p_rows[sl]].to(device)
-            out = model.pair(e, p, ld[sl].to(device))
-            for k in parts:
-                parts[k].append(out[k].float().cpu())
-    if not parts["U"]:
+        parts = batch_map(one, [slice(s, s + chunk_size)
+                                for s in range(0, len(ld), chunk_size)], device, workers)
+    if not parts:
         cfg = model.cfg
         d_f = cfg.d_f if model.has_environment else cfg.d_z
         return {"z_I": torch.zeros(0, cfg.d_z), "U": torch.zeros(0), "z_F": torch.zeros(0, d_f)}
-    return {k: torch.cat(v) for k, v in parts.items()}
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int):
+    """torch's intra-op CPU threads set to ``n`` inside the block, restored on exit."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def batch_map(fn, batches: list, device, workers: int = 1) -> list:
+    """``[fn(b) for b in batches]``, run under ``torch.no_grad()``.
+
+    On CPU with ``workers > 1``, ``workers`` batches run at once on threads (torch
+    releases the GIL inside its kernels), each op single-threaded: the small matrices of
+    the towers and the pair head keep a core busy far better this way than split across
+    intra-op threads, and a batch gives the same numbers whichever thread ran it.
+    """
+    def run(b):
+        with torch.no_grad():  # grad mode is per thread
+            return fn(b)
+
+    if workers <= 1 or torch.device(device).type != "cpu" or len(batches) <= 1:
+        return [run(b) for b in batches]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with cpu_threads(1), ThreadPoolExecutor(min(workers, len(batches))) as pool:
+        return list(pool.map(run, batches))
 
 
 def sample_support_sizes(n_available: int, sizes, n_episodes: int,

@@ -2,8 +2,11 @@
 
 For each chromosome: the unique enhancers and promoters of its pairs are encoded once
 (the towers' outputs cached), then the pairs are scored in chunks from the cached tokens
-(cross-attention -> U_I, z_F -> R(x, pi) -> p). Memory is bounded by one chromosome's
-elements and one chunk of pairs, whatever the number of pairs.
+(cross-attention -> U_I, z_F -> R(x, pi) -> p), each chunk in batches run on all CPU
+threads at once. Memory is bounded by one chromosome's elements and one chunk of pairs,
+whatever the number of pairs; ``prism score`` feeds this one slice of whole chromosomes
+at a time (prism_cli/shard.py), and ranks of a ``torchrun`` job each score their own
+chromosomes.
 
 Environments (DESIGN §2): a training cell uses its teacher environment pi_T; a cell
 registered by ``prism adapt`` uses its student environment; zero-shot (asked for by
@@ -23,6 +26,7 @@ from . import inference
 from .registry import load_adapted
 
 ZERO_SHOT = "zero-shot"
+BATCH_PAIRS = 8192  # pairs per batch of the pair head
 
 
 @dataclass
@@ -79,46 +83,51 @@ def support_environment(model, cells: list[str], cell: str, ds, inputs, path: st
 
 
 def score_pairs(model, ds, envs: dict[str, Environment], cell_of_row: np.ndarray,
-                chunk_pairs: int = 100_000, progress=None, inputs=None):
+                chunk_pairs: int = 100_000, progress=None, inputs=None,
+                labelled: bool | None = None, workers: int | None = None,
+                batch_pairs: int = BATCH_PAIRS):
     """Yield DataFrame chunks: the input pair columns + prob, U_I, R, cell.
 
     cell_of_row : array of str, shape=(n_pairs,), the key into ``envs`` for each pair.
     inputs : (enhancer, promoter) ElementInputs of ``ds`` (default: its codes).
+    labelled : whether the output has a label column (default: whether ``ds`` has a
+        labelled pair); give it when several datasets make one output.
+    workers : CPU threads (default: torch's thread count); each model op runs on one
+        thread and ``workers`` batches run at once (inference.batch_map), so the numbers
+        do not depend on the thread count.
+    batch_pairs : pairs per batch of the pair head.
     progress(n) is called with the number of pairs done after each chunk.
+
+    Chromosome by chromosome (in order of first appearance): its unique elements are
+    encoded once, then its pairs are scored in chunks of ``chunk_pairs`` (at most one
+    chunk's outputs in memory), each chunk in batches of ``batch_pairs``.  A chromosome's
+    scores depend only on its own pairs, so any split of the input by chromosome gives
+    the same numbers.
     """
     pairs = ds.pairs
-    labelled = bool((pairs["label"] >= 0).any())  # one decision for every chunk
+    if labelled is None:
+        labelled = bool((pairs["label"] >= 0).any())  # one decision for every chunk
+    workers = torch.get_num_threads() if workers is None else max(1, int(workers))
     chroms = pairs["chrom1"].to_numpy()
     done = 0
     enh_in, prom_in = inputs if inputs is not None else (ds.enhancers, ds.promoters)
     for chrom in pd.unique(chroms):
         rows = np.flatnonzero(chroms == chrom)
         sub = pairs.iloc[rows]
-        enh = inference.ElementCache.build(model, enh_in, sub["enh_idx"].to_numpy(),
-                                           "enhancer")
-        prom = inference.ElementCache.build(model, prom_in, sub["prom_idx"].to_numpy(),
-                                            "promoter")
+        with inference.cpu_threads(1):
+            enh = inference.ElementCache.build(model, enh_in, sub["enh_idx"].to_numpy(),
+                                               "enhancer", workers=workers)
+            prom = inference.ElementCache.build(model, prom_in, sub["prom_idx"].to_numpy(),
+                                                "promoter", workers=workers)
         for s in range(0, len(rows), chunk_pairs):
             part = sub.iloc[s:s + chunk_pairs]
-            log_d = np.log10(np.maximum(part["distance"].to_numpy(), 1)).astype(np.float32)
-            out = inference.pair_outputs(model, enh, prom, part["enh_idx"].to_numpy(),
-                                         part["prom_idx"].to_numpy(), log_d)
-            keys = cell_of_row[rows[s:s + chunk_pairs]]
-            prob = np.empty(len(part), dtype=np.float64)
-            r = np.empty(len(part), dtype=np.float64)
-            cell_out = np.empty(len(part), dtype=object)
-            for key in pd.unique(keys):
-                m = keys == key
-                env = envs[key]
-                pred = inference.predict(model, out["U"][m], out["z_F"][m], env.pi)
-                prob[m] = pred["p"].double().numpy()
-                r[m] = pred["R"].double().numpy()
-                cell_out[m] = env.cell
-            frame = part.drop(columns=["enh_idx", "prom_idx", "distance", "cell"]).copy()
-            frame.insert(10, "prob", prob)
-            frame.insert(11, "U_I", out["U"].double().numpy())
-            frame.insert(12, "R", r)
-            frame.insert(13, "cell", cell_out)
+            with inference.cpu_threads(1):
+                scores = _chunk_scores(model, enh, prom, part, envs,
+                                       cell_of_row[rows[s:s + chunk_pairs]], workers,
+                                       batch_pairs)
+            frame = part.drop(columns=["enh_idx", "prom_idx", "distance", "cell"])
+            for i, (name, values) in enumerate(scores.items()):
+                frame.insert(10 + i, name, values)
             if not labelled:
                 frame = frame.drop(columns=["label"])
             else:
@@ -127,6 +136,26 @@ def score_pairs(model, ds, envs: dict[str, Environment], cell_of_row: np.ndarray
             if progress:
                 progress(done)
             yield frame
+
+
+def _chunk_scores(model, enh, prom, part: pd.DataFrame, envs: dict[str, Environment],
+                  keys: np.ndarray, workers: int, batch_pairs: int) -> dict[str, np.ndarray]:
+    """prob, U_I, R (float64, shape=(n,)) and cell (object) of one chunk of pairs."""
+    log_d = np.log10(np.maximum(part["distance"].to_numpy(), 1)).astype(np.float32)
+    out = inference.pair_outputs(model, enh, prom, part["enh_idx"].to_numpy(),
+                                 part["prom_idx"].to_numpy(), log_d, chunk_size=batch_pairs,
+                                 workers=workers)
+    n = len(part)
+    prob, r = np.empty(n, dtype=np.float64), np.empty(n, dtype=np.float64)
+    cell = np.empty(n, dtype=object)
+    for key in pd.unique(keys):
+        m = keys == key
+        env = envs[key]
+        pred = inference.predict(model, out["U"][m], out["z_F"][m], env.pi)
+        prob[m] = pred["p"].double().numpy()
+        r[m] = pred["R"].double().numpy()
+        cell[m] = env.cell
+    return {"prob": prob, "U_I": out["U"].double().numpy(), "R": r, "cell": cell}
 
 
 def cell_keys(ds, cell: str | None) -> np.ndarray:

@@ -203,3 +203,23 @@ def test_adapt_support_curve_and_validation_gives_the_adapt_environment(world, t
                           "--curve-tsv", tsv))
     assert res.exit_code != 0 and "exists" in res.output     # refused before any work
     assert not (world / "reg" / "CURVE2.json").exists()
+
+
+@pytest.mark.parametrize("terminal, quiet, shown", [(True, False, True), (False, False, False),
+                                                    (True, True, False)])
+def test_score_progress_bar_only_on_a_terminal_and_not_quiet(terminal, quiet, shown):
+    import io
+
+    from rich.console import Console
+
+    from prism_cli.commands.score import _progress
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=terminal, quiet=quiet, width=120)
+    with _progress(console, 1000) as bar:
+        bar.stage("scoring chr7")
+        bar.advance_to(400)
+        bar._bar.refresh()
+    text = buf.getvalue()
+    assert ("scoring chr7" in text and "400/1000" in text and "eta" in text) == shown
+    assert bar.completed == 400

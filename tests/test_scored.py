@@ -98,14 +98,40 @@ def test_chunks_give_the_same_file(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no leftovers
 
 
-def test_many_chunks_merge_in_passes(tmp_path, monkeypatch):
-    import prism_cli.io.scored as scored
+def body(path):
+    return path.read_text().splitlines()[1:]
 
-    monkeypatch.setattr(scored, "MAX_OPEN_RUNS", 3)  # 10 runs -> 2 merge passes
+
+def test_many_chunks_of_one_chromosome_merge_stably(tmp_path):
     df = scored_pairs(n=50, seed=4)
-    write_scored_bedpe(df, tmp_path / "one.bedpe")
-    write_scored_bedpe((df.iloc[i:i + 5] for i in range(0, 50, 5)), tmp_path / "many.bedpe")
+    write_scored_bedpe(df, tmp_path / "one.bedpe", interact_path=tmp_path / "one.int")
+    # 10 runs: every chromosome spans several of them and is merged by its keys
+    write_scored_bedpe((df.iloc[i:i + 5] for i in range(0, 50, 5)), tmp_path / "many.bedpe",
+                       interact_path=tmp_path / "many.int")
     assert (tmp_path / "one.bedpe").read_bytes() == (tmp_path / "many.bedpe").read_bytes()
+    # (the track line names the file)
+    assert body(tmp_path / "one.int") == body(tmp_path / "many.int")
+    # chunks of whole chromosomes: each is copied from its run, same file
+    by_chrom = (g for _, g in df.groupby("chrom1", sort=False))
+    write_scored_bedpe(by_chrom, tmp_path / "chroms.bedpe")
+    assert (tmp_path / "one.bedpe").read_bytes() == (tmp_path / "chroms.bedpe").read_bytes()
+
+
+def test_parts_of_several_processes_combine(tmp_path):
+    from prism_cli.io.scored import ScoredParts
+
+    df = scored_pairs(n=60, seed=5, inter_chrom=True)
+    write_scored_bedpe(df, tmp_path / "one.bedpe", interact_path=tmp_path / "one.int")
+    states = []
+    for r, rows in enumerate([df.iloc[:20], df.iloc[20:35], df.iloc[35:]]):
+        (tmp_path / f"r{r}").mkdir()
+        parts = ScoredParts.spill([rows.iloc[:7], rows.iloc[7:]], tmp_path / f"r{r}",
+                                  interact=True)
+        states.append(json.loads(json.dumps(parts.state())))  # as a rank would pass it on
+    write_scored_bedpe(ScoredParts.combine(states), tmp_path / "merged.bedpe",
+                       interact_path=tmp_path / "merged.int")
+    assert (tmp_path / "one.bedpe").read_bytes() == (tmp_path / "merged.bedpe").read_bytes()
+    assert body(tmp_path / "one.int") == body(tmp_path / "merged.int")
 
 
 def test_refuses_overwrite_without_force(tmp_path):

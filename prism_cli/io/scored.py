@@ -17,15 +17,15 @@ stably (tied rows keep their input order).
 Large outputs: ``write_scored_bedpe`` takes either one DataFrame (sorted in memory with
 integer keys and written in slices, so only one slice of text exists at a time; fine for
 a few million rows) or an iterable of DataFrame chunks in any order (each chunk is
-sorted and spilled to a temporary run file next to the output; the runs are then
-k-way merged, stably, into the output; memory is bounded by one chunk).
+sorted and spilled to a temporary run file next to the output, :class:`ScoredParts`;
+the runs are then written chromosome by chromosome: copied where a chromosome lies in one
+run, merged by integer keys, stably, where it spans several), or the runs that the ranks
+of a torchrun job spilled (``ScoredParts.combine``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import heapq
 import io
 import json
 import math
@@ -65,36 +65,36 @@ _PANDAS_MAJOR = int(pd.__version__.split(".")[0])
 # --------------------------------------------------------------------------- ordering
 
 # One natural chromosome order for every PRISM output (defined in io/bed.py); cached
-# because the k-way merge calls it once per line.
+# because it is asked once per name.
 chrom_sort_key = lru_cache(maxsize=None)(_bed_chrom_sort_key)
 
 
-def _chrom_ranks(*columns: pd.Series, key=chrom_sort_key) -> list[np.ndarray]:
-    """Integer rank of each chromosome name under ``key`` (same mapping for all columns)."""
-    names = sorted(set().union(*(pd.unique(c) for c in columns)), key=key)
+def _natural(name: str) -> tuple:
+    """Natural order, names that tie on it (``chr1`` and ``1``) ordered by name."""
+    return (chrom_sort_key(name), name)
+
+
+def _interact_chrom(name: str) -> bytes:
+    return name.encode()  # `LC_ALL=C sort -k1,1` order, what bedToBigBed expects
+
+
+def _chrom_ranks(*columns: pd.Series, key=_natural) -> list[np.ndarray]:
+    """Integer rank of each chromosome name under ``key`` (same mapping for all columns).
+    Returns int64 arrays, shape=(len(column),)."""
+    coded = [pd.factorize(c) for c in columns]
+    names = sorted({str(u) for _, uniq in coded for u in uniq}, key=key)
     rank = {n: i for i, n in enumerate(names)}
-    return [c.map(rank).to_numpy(dtype=np.int64) for c in columns]
+    return [np.array([rank[str(u)] for u in uniq] + [-1], dtype=np.int64)[codes]
+            for codes, uniq in coded]
 
 
 def bedpe_order(df: pd.DataFrame) -> np.ndarray:
     """Row positions that sort ``df`` by chrom1, start1, end1, chrom2, start2, end2 (stable)."""
-    rank1, rank2 = _chrom_ranks(df["chrom1"].astype(str), df["chrom2"].astype(str))
+    rank1, rank2 = _chrom_ranks(df["chrom1"], df["chrom2"])
     coord = {c: df[c].to_numpy(dtype=np.int64) for c in COORD_COLUMNS}
     # np.lexsort is stable and takes the primary key last.
     return np.lexsort([coord["end2"], coord["start2"], rank2,
                        coord["end1"], coord["start1"], rank1])
-
-
-def _bedpe_line_key(line: str) -> tuple:
-    f = line.split("\t", 6)
-    return (chrom_sort_key(f[0]), int(f[1]), int(f[2]),
-            chrom_sort_key(f[3]), int(f[4]), int(f[5]))
-
-
-def _interact_line_key(line: str) -> tuple:
-    # `sort -k1,1 -k2,2n` order, what bedToBigBed expects.
-    f = line.split("\t", 3)
-    return (f[0].encode(), int(f[1]), int(f[2]))
 
 
 # --------------------------------------------------------------------------- formatting
@@ -113,6 +113,16 @@ def _format_column(values: pd.Series) -> list[str]:
         for i in np.flatnonzero(missing):
             text[i] = MISSING
         return text
+    if len(values) >= 64 and values.iloc[:256].nunique(dropna=False) <= 64:
+        # text of a few distinct values (chromosome, strand, cell):
+        codes, uniques = pd.factorize(values)  # each formatted once, then looked up
+        uniques = list(uniques)
+        # (1, 1.0 and True are one factorize key but print differently)
+        if (4 * len(uniques) <= len(values)
+                and len({type(u) for u in uniques if not isinstance(u, str)}) <= 1):
+            lut = np.array([MISSING if u == "" else str(u) for u in uniques] + [MISSING],
+                           dtype=object)
+            return lut[codes].tolist()
     return [MISSING if m or v == "" else str(v) for v, m in zip(values.tolist(), missing)]
 
 
@@ -129,6 +139,10 @@ def _join_rows(columns: list[list[str]]) -> str:
     return text
 
 
+def _no_missing_names(col: pd.Series) -> bool:
+    return not any(pd.isna(u) or str(u) == "" for u in pd.unique(col))
+
+
 def _prepare(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Validate ``df`` and return it with PRISM's column order plus the passthrough names."""
     missing = [c for c in ["chrom1", "start1", "end1", "chrom2", "start2", "end2", "prob"]
@@ -139,7 +153,7 @@ def _prepare(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         raise ValueError(f"duplicate column names: {list(df.columns[df.columns.duplicated()])}")
     out = df.copy()
     for c in ("chrom1", "chrom2"):
-        if out[c].isna().any() or (out[c].astype(str).str.len() == 0).any():
+        if not _no_missing_names(out[c]):
             raise ValueError(f"column {c!r} has missing chromosome names")
     for c in COORD_COLUMNS:
         if not pd.api.types.is_integer_dtype(out[c].dtype):
@@ -209,7 +223,7 @@ def interact_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def interact_order(records: pd.DataFrame) -> np.ndarray:
     """Positions sorting interact records as `LC_ALL=C sort -k1,1 -k2,2n -k3,3n` (stable)."""
-    (rank,) = _chrom_ranks(records["chrom"], key=lambda s: s.encode())
+    (rank,) = _chrom_ranks(records["chrom"], key=_interact_chrom)
     return np.lexsort([records["chromEnd"].to_numpy(np.int64),
                        records["chromStart"].to_numpy(np.int64), rank])
 
@@ -227,18 +241,178 @@ def interact_track_line(name: str) -> str:
             "interactDirectional=true maxHeightPixels=200:100:50 visibility=full\n")
 
 
+# --------------------------------------------------------------------------- sorted runs
+
+class ScoredParts:
+    """Scored rows formatted into sorted run files in ``folder``, merged into an output
+    by :func:`write_scored_bedpe`.
+
+    Each added chunk is prepared, sorted and written as one run (+ an ``.npy`` of its
+    integer sort keys).  A run's rows come grouped by chromosome (chrom1 for the BEDPE,
+    chrom for interact records), so each chromosome is one contiguous segment of it.  The
+    output is written chromosome by chromosome in output order: a chromosome held by one
+    segment is copied as bytes, one held by several (spread over chunks) is merged by
+    its segments' keys, stably (earlier runs win ties).  Memory: one chunk while adding;
+    one chromosome's keys and text while merging, and only where it spans several runs.
+
+    ``state()`` is JSON, and :meth:`combine` joins the states of several processes (the
+    ranks of a torchrun job: prism_cli/shard.py) into one set of runs.
+    """
+
+    KINDS = ("bedpe", "interact")
+
+    def __init__(self, folder: str | Path, interact: bool = False):
+        self.folder = Path(folder)
+        self.interact = interact
+        self.columns: list[str] | None = None
+        self.rows = 0
+        self.runs: dict[str, list[dict]] = {k: [] for k in self.KINDS}
+
+    @classmethod
+    def spill(cls, chunks: Iterable[pd.DataFrame], folder: str | Path,
+              interact: bool = False) -> "ScoredParts":
+        """Add every chunk of ``chunks`` (any order; same columns) to new parts."""
+        parts = cls(folder, interact)
+        for chunk in chunks:
+            parts.add(chunk)
+        return parts
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        prepared, _ = _prepare(chunk)
+        if self.columns is None:
+            self.columns = list(prepared.columns)
+        elif list(prepared.columns) != self.columns:
+            raise ValueError(f"chunk {sum(map(len, self.runs.values()))} has columns "
+                             f"{list(prepared.columns)}, expected {self.columns}")
+        if prepared.empty:
+            return
+        self.rows += len(prepared)
+        prepared = prepared.iloc[bedpe_order(prepared)]
+        codes2, names2 = pd.factorize(prepared["chrom2"])
+        keys = np.column_stack([prepared["start1"].to_numpy(np.int64),
+                                prepared["end1"].to_numpy(np.int64), codes2.astype(np.int64),
+                                prepared["start2"].to_numpy(np.int64),
+                                prepared["end2"].to_numpy(np.int64)])
+        self._spill("bedpe", prepared, prepared["chrom1"], keys, _bedpe_text,
+                    [str(n) for n in names2])
+        if self.interact:
+            records = interact_frame(prepared)
+            records = records.iloc[interact_order(records)]
+            keys = np.column_stack([records["chromStart"].to_numpy(np.int64),
+                                    records["chromEnd"].to_numpy(np.int64)])
+            self._spill("interact", records, records["chrom"], keys, _interact_text, None)
+
+    def _spill(self, kind: str, frame: pd.DataFrame, groups: pd.Series, keys: np.ndarray,
+               text, names) -> None:
+        """One sorted run: text, keys (n, k) int64 and the segment of each chromosome."""
+        i = len(self.runs[kind])
+        run = {"text": str(self.folder / f"{kind}.{i}.txt"),
+               "keys": str(self.folder / f"{kind}.{i}.npy"), "names": names, "groups": []}
+        codes, uniq = pd.factorize(groups)
+        cuts = np.concatenate([[0], np.flatnonzero(np.diff(codes)) + 1, [len(codes)]])
+        with open(run["text"], "wb") as fh:
+            for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+                start = fh.tell()
+                for piece in text(frame.iloc[lo:hi]):
+                    fh.write(piece.encode())
+                run["groups"].append([str(uniq[codes[lo]]), lo, hi, start, fh.tell()])
+        np.save(run["keys"], np.ascontiguousarray(keys, dtype=np.int64), allow_pickle=False)
+        self.runs[kind].append(run)
+
+    # ---- several processes ------------------------------------------------------------
+    def state(self) -> dict:
+        return {"columns": self.columns, "rows": self.rows, "interact": self.interact,
+                "folder": str(self.folder), "runs": self.runs}
+
+    @classmethod
+    def combine(cls, states: list[dict]) -> "ScoredParts":
+        """One set of parts from the states of several (in this order: earlier win ties)."""
+        if not states:
+            raise ValueError("no parts to combine")
+        parts = cls(states[0]["folder"], bool(states[0]["interact"]))
+        for st in states:
+            if st["columns"] is None:
+                continue
+            if parts.columns is None:
+                parts.columns = list(st["columns"])
+            elif list(st["columns"]) != parts.columns:
+                raise ValueError(f"parts with columns {st['columns']}, expected "
+                                 f"{parts.columns}")
+            if bool(st["interact"]) != parts.interact:
+                raise ValueError("parts with and without interact records")
+            parts.rows += int(st["rows"])
+            for kind in cls.KINDS:
+                parts.runs[kind].extend(st["runs"][kind])
+        return parts
+
+    # ---- merging ----------------------------------------------------------------------
+    def write(self, kind: str, out) -> None:
+        """Write the rows of ``kind`` to the binary handle ``out``, in output order."""
+        segments: dict[str, list] = {}
+        for run in self.runs[kind]:
+            for name, lo, hi, start, end in run["groups"]:
+                segments.setdefault(name, []).append((run, lo, hi, start, end))
+        order = _natural if kind == "bedpe" else _interact_chrom
+        for name in sorted(segments, key=order):
+            segs = segments[name]
+            if len(segs) == 1:
+                _copy_bytes(segs[0][0]["text"], segs[0][3], segs[0][4], out)
+            else:
+                _merge_segments(segs, out, remap_names=kind == "bedpe")
+
+
+def _copy_bytes(path: str, start: int, end: int, out) -> None:
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        left = end - start
+        while left > 0:
+            block = fh.read(min(left, 1 << 22))
+            if not block:
+                raise OSError(f"run file {path} is shorter than recorded")
+            out.write(block)
+            left -= len(block)
+
+
+def _merge_segments(segs: list, out, remap_names: bool) -> None:
+    """Rows of one chromosome from several runs, in key order (stable across runs).
+
+    BEDPE keys are (start1, end1, chrom2, start2, end2) with chrom2 a code into the
+    run's ``names``: codes become one natural-order rank first."""
+    rank = {}
+    if remap_names:
+        names = {n for run, *_ in segs for n in run["names"]}
+        rank = {n: i for i, n in enumerate(sorted(names, key=_natural))}
+    keys, lines = [], []
+    for run, lo, hi, start, end in segs:
+        k = np.array(np.load(run["keys"], mmap_mode="r")[lo:hi])
+        if remap_names:
+            k[:, 2] = np.array([rank[n] for n in run["names"]], dtype=np.int64)[k[:, 2]]
+        keys.append(k)
+        with open(run["text"], "rb") as fh:
+            fh.seek(start)
+            lines.extend(fh.read(end - start).splitlines(keepends=True))
+    keys = np.concatenate(keys)
+    if len(lines) != len(keys):
+        raise OSError("run files do not match their keys")
+    order = np.lexsort(keys.T[::-1])  # stable; the first key column is the primary one
+    for lo in range(0, len(order), SLICE_ROWS):
+        out.write(b"".join([lines[i] for i in order[lo:lo + SLICE_ROWS].tolist()]))
+
+
 # --------------------------------------------------------------------------- writing
 
-def write_scored_bedpe(data: pd.DataFrame | Iterable[pd.DataFrame], path: str | Path,
-                       force: bool = False, header_comment: str | None = None,
-                       sidecar: dict | None = None,
+def write_scored_bedpe(data: pd.DataFrame | Iterable[pd.DataFrame] | ScoredParts,
+                       path: str | Path, force: bool = False,
+                       header_comment: str | None = None, sidecar: dict | None = None,
                        interact_path: str | Path | None = None) -> dict:
     """Write scored pairs as a sorted scored BEDPE (+ ``<path>.json`` sidecar, + interact).
 
-    data : DataFrame, or an iterable of DataFrame chunks (any order; all with the same
-        columns). Needs chrom1 start1 end1 chrom2 start2 end2 prob; name, strand1,
-        strand2 default to '.', U_I and R to missing, cell to '.'; an input ``score`` is
-        replaced by round(1000 * prob). Other columns pass through in input order.
+    data : DataFrame, an iterable of DataFrame chunks (any order; all with the same
+        columns), or :class:`ScoredParts` already spilled (with interact records when
+        ``interact_path`` is given). Needs chrom1 start1 end1 chrom2 start2 end2 prob;
+        name, strand1, strand2 default to '.', U_I and R to missing, cell to '.'; an input
+        ``score`` is replaced by round(1000 * prob). Other columns pass through in input
+        order.
     header_comment : extra provenance text written as ``##`` lines above the column
         header (bedtools and `read_scored_bedpe` skip them). Default: none, so the file
         has exactly one ``#`` line.
@@ -264,7 +438,10 @@ def write_scored_bedpe(data: pd.DataFrame | Iterable[pd.DataFrame], path: str | 
         if isinstance(data, pd.DataFrame):
             columns, n_rows = _write_frame(data, path, interact_path, group, comment)
         else:
-            columns, n_rows = _write_chunks(data, path, interact_path, group, comment)
+            if not isinstance(data, ScoredParts):
+                # the run files live in the group's scratch folder, removed with it
+                data = ScoredParts.spill(data, group.scratch_dir(), interact_path is not None)
+            columns, n_rows = _write_parts(data, path, interact_path, group, comment)
         meta = _sidecar_meta(sidecar, columns, n_rows, interact_path)
         fh = group.open(sidecar_path)
         json.dump(meta, fh, indent=2, default=_json_default)
@@ -315,39 +492,21 @@ def _stem(path: Path) -> str:
     return Path(name).stem
 
 
-def _write_chunks(chunks: Iterable[pd.DataFrame], path: Path, interact_path,
-                  group: OutputGroup, comment: str) -> tuple[list[str], int]:
-    """Chunks in any order: sort each into a run file beside the output, then merge runs."""
-    # the run files live in the group's scratch folder, removed with it
-    runs_dir = group.scratch_dir()
-    columns, n_rows, bedpe_runs, interact_runs = None, 0, [], []
-    for i, chunk in enumerate(chunks):
-        prepared, _ = _prepare(chunk)
-        if columns is None:
-            columns = list(prepared.columns)
-        elif list(prepared.columns) != columns:
-            raise ValueError(f"chunk {i} has columns {list(prepared.columns)}, "
-                             f"expected {columns}")
-        if prepared.empty:
-            continue
-        n_rows += len(prepared)
-        prepared = prepared.iloc[bedpe_order(prepared)]
-        bedpe_runs.append(_spill(runs_dir / f"bedpe.{i}", _bedpe_text(prepared)))
-        if interact_path is not None:
-            records = interact_frame(prepared)
-            records = records.iloc[interact_order(records)]
-            interact_runs.append(_spill(runs_dir / f"interact.{i}",
-                                        _interact_text(records)))
-    if columns is None:
+def _write_parts(parts: ScoredParts, path: Path, interact_path, group: OutputGroup,
+                 comment: str) -> tuple[list[str], int]:
+    """Sorted runs (from chunks in any order, or from several processes): merged."""
+    if parts.columns is None:
         raise ValueError("no scored pairs given (an empty iterable of chunks)")
-    fh = group.open(path)
-    fh.write(comment + "#" + "\t".join(columns) + "\n")
-    _merge_into(fh, bedpe_runs, _bedpe_line_key)
+    if interact_path is not None and not parts.interact:
+        raise ValueError("the scored parts were spilled without interact records")
+    fh = group.open(path, "wb")
+    fh.write((comment + "#" + "\t".join(parts.columns) + "\n").encode())
+    parts.write("bedpe", fh)
     if interact_path is not None:
-        fh = group.open(interact_path)
-        fh.write(interact_track_line(_stem(path)))
-        _merge_into(fh, interact_runs, _interact_line_key)
-    return columns, n_rows
+        fh = group.open(interact_path, "wb")
+        fh.write(interact_track_line(_stem(path)).encode())
+        parts.write("interact", fh)
+    return parts.columns, parts.rows
 
 
 def _json_default(obj):
@@ -360,43 +519,6 @@ def _json_default(obj):
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot store {type(obj).__name__} in the JSON sidecar")
-
-
-def _spill(run_path: Path, text: Iterable[str]) -> Path:
-    with open(run_path, "w") as fh:
-        for piece in text:
-            fh.write(piece)
-    return run_path
-
-
-MAX_OPEN_RUNS = 128  # runs merged at once; more are merged in passes (open-file limits)
-
-
-def _merge_into(out, runs: list[Path], key) -> None:
-    """Copy one sorted run, or k-way merge several (stable: earlier runs win ties)."""
-    if not runs:
-        return
-    runs = list(runs)
-    n_pass = 0
-    while len(runs) > MAX_OPEN_RUNS:  # merge consecutive runs, so stability is kept
-        merged = []
-        for i in range(0, len(runs), MAX_OPEN_RUNS):
-            group = runs[i:i + MAX_OPEN_RUNS]
-            target = group[0].with_name(f"{group[0].name}.m{n_pass}")
-            with open(target, "w") as fh:
-                _merge_into(fh, group, key)
-            for r in group:
-                r.unlink()
-            merged.append(target)
-        runs, n_pass = merged, n_pass + 1
-    if len(runs) == 1:
-        with open(runs[0]) as fh:
-            while block := fh.read(1 << 20):
-                out.write(block)
-        return
-    with contextlib.ExitStack() as stack:
-        handles = [stack.enter_context(open(r)) for r in runs]
-        out.writelines(heapq.merge(*handles, key=key))
 
 
 # --------------------------------------------------------------------------- reading
