@@ -39,3 +39,22 @@ def device(request):
     if request.param == "cuda" and not torch.cuda.is_available():
         pytest.skip("CUDA not available")
     return request.param
+
+
+def save_tiny_model(prefix):
+    """A small random-weight PRISM checkpoint (torch seed 0; 64 bp windows, training cells
+    A and B, supports of 4-32 pairs) saved at ``prefix``; its folder is created."""
+    import torch
+
+    from prism_cli.checkpoint import save_checkpoint
+    from prism_cli.model import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(enhancer_length=64, promoter_length=64, channels=16, d_model=16,
+                      n_heads=2, d_z=16, d_f=8, n_prototypes=4, d_env=8, student_hidden=16,
+                      n_tokens=4, n_cells=2, dilations=(2,))
+    meta = {"cells": [{"name": "A", "index": 0}, {"name": "B", "index": 1}],
+            "windows": {"enhancer_length": 64, "promoter_length": 64},
+            "train_config": {"support_min": 4, "support_max": 32}}
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    return save_checkpoint(prefix, build_model(cfg), meta)

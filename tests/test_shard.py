@@ -10,15 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 from prism_cli import shard
-from prism_cli.checkpoint import save_checkpoint
 from prism_cli.cli import main
-from prism_cli.model import ModelConfig, build_model
 
-from .conftest import write_fasta
+from .conftest import save_tiny_model, write_fasta
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = ("#chrom1\tstart1\tend1\tchrom2\tstart2\tend2\tname\tscore\tstrand1\tstrand2\tcell"
@@ -46,15 +43,7 @@ def world(tmp_path_factory):
                         f"\t.\t+\tA\t{label}\t{abs(s2 - s1)}")
     order = rng.permutation(len(rows))
     (root / "pairs.bedpe").write_text(HEADER + "\n".join(rows[i] for i in order) + "\n")
-    torch.manual_seed(0)
-    cfg = ModelConfig(enhancer_length=64, promoter_length=64, channels=16, d_model=16,
-                      n_heads=2, d_z=16, d_f=8, n_prototypes=4, d_env=8, student_hidden=16,
-                      n_tokens=4, n_cells=2, dilations=(2,))
-    meta = {"cells": [{"name": "A", "index": 0}, {"name": "B", "index": 1}],
-            "windows": {"enhancer_length": 64, "promoter_length": 64},
-            "train_config": {"support_min": 4, "support_max": 32}}
-    (root / "model").mkdir()
-    save_checkpoint(root / "model" / "best", build_model(cfg), meta)
+    save_tiny_model(root / "model" / "best")
     return root
 
 

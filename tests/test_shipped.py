@@ -6,15 +6,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from click.testing import CliRunner
 
-from prism_cli.checkpoint import save_checkpoint
 from prism_cli.cli import main
-from prism_cli.model import ModelConfig, build_model
 from prism_cli.shipped import SOURCE_MODELS, resolve_model, shipped_models
 
-from .conftest import write_fasta
+from .conftest import save_tiny_model, write_fasta
 
 HEADER = "#chrom1\tstart1\tend1\tchrom2\tstart2\tend2\tname\tscore\tstrand1\tstrand2\tcell\tlabel\n"
 SHIPPED = "prism-targetfinder5-hg19"
@@ -29,15 +26,7 @@ def shelf(tmp_path, monkeypatch):
     """A folder of shipped models holding one tiny random model 'tiny-v1', on
     $PRISM_MODELS, and a private $PRISM_HOME."""
     shelf = tmp_path / "shelf"
-    torch.manual_seed(0)
-    cfg = ModelConfig(enhancer_length=64, promoter_length=64, channels=16, d_model=16,
-                      n_heads=2, d_z=16, d_f=8, n_prototypes=4, d_env=8, student_hidden=16,
-                      n_tokens=4, n_cells=2, dilations=(2,))
-    meta = {"cells": [{"name": "A", "index": 0}, {"name": "B", "index": 1}],
-            "windows": {"enhancer_length": 64, "promoter_length": 64},
-            "train_config": {"support_min": 4, "support_max": 32}}
-    (shelf / "tiny-v1").mkdir(parents=True)
-    save_checkpoint(shelf / "tiny-v1" / "model", build_model(cfg), meta)
+    save_tiny_model(shelf / "tiny-v1" / "model")
     monkeypatch.setenv("PRISM_MODELS", str(shelf))
     monkeypatch.setenv("PRISM_HOME", str(tmp_path / "home"))
     return shelf
