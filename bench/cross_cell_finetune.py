@@ -68,28 +68,38 @@ def finetune(model, enhancers: np.ndarray, promoters: np.ndarray, enh_idx: np.nd
     return {"steps": steps, "final_loss": last}
 
 
-def predict_rows(model, ds, rows: np.ndarray) -> np.ndarray:
-    """p of the dataset pairs ``rows`` through the inference path, shape=(len(rows),)."""
+def predict_rows(model, ds, rows: np.ndarray, inputs=None) -> np.ndarray:
+    """p of the dataset pairs ``rows`` through the inference path, shape=(len(rows),).
+    inputs : (enhancer, promoter) element inputs (default: the dataset's codes)."""
     pairs = ds.pairs.iloc[rows]
     e_idx = pairs["enh_idx"].to_numpy()
     p_idx = pairs["prom_idx"].to_numpy()
-    enh = inference.ElementCache.build(model, ds.enhancers, e_idx, "enhancer")
-    prom = inference.ElementCache.build(model, ds.promoters, p_idx, "promoter")
+    enh_in, prom_in = inputs if inputs is not None else (ds.enhancers, ds.promoters)
+    enh = inference.ElementCache.build(model, enh_in, e_idx, "enhancer")
+    prom = inference.ElementCache.build(model, prom_in, p_idx, "promoter")
     log_d = np.log10(np.maximum(pairs["distance"].to_numpy(), 1)).astype(np.float32)
     out = inference.pair_outputs(model, enh, prom, e_idx, p_idx, log_d)
     return inference.predict(model, out["U"], out["z_F"], None)["p"].double().numpy()
 
 
 def finetuned_scores(run_dir: str, ds, support: np.ndarray, query: np.ndarray,
-                     seed: int = 0, device: str = "cpu", **recipe) -> dict:
+                     seed: int = 0, device: str = "cpu", element_inputs: bool = False,
+                     **recipe) -> dict:
     """Load the crossattn checkpoint of ``run_dir``, fine-tune on ``support`` rows, and
-    return {"query": p (len(query),), "support": in-sample p (len(support),), "steps"}."""
-    model, _meta = load_checkpoint(run_dir, device=inference.resolve_device(device))
+    return {"query": p (len(query),), "support": in-sample p (len(support),), "steps"}.
+    element_inputs : read what the checkpoint's element-feature source gives (features
+    and/or codes, prism_cli.features.model_inputs) instead of the dataset's codes."""
+    model, meta = load_checkpoint(run_dir, device=inference.resolve_device(device))
     if model.has_environment:
         raise ValueError("fine-tuning baseline expects a crossattn checkpoint")
+    inputs = (ds.enhancers, ds.promoters)
+    if element_inputs:
+        from prism_cli.features import model_inputs
+        inputs = model_inputs(ds, meta)
     pairs = ds.pairs.iloc[support]
-    info = finetune(model, ds.enhancers, ds.promoters, pairs["enh_idx"].to_numpy(),
+    info = finetune(model, inputs[0], inputs[1], pairs["enh_idx"].to_numpy(),
                     pairs["prom_idx"].to_numpy(), ds.log_distance()[support],
                     pairs["label"].to_numpy(), seed=seed, **recipe)
-    return {"query": predict_rows(model, ds, query), "support": predict_rows(model, ds, support),
+    return {"query": predict_rows(model, ds, query, inputs),
+            "support": predict_rows(model, ds, support, inputs),
             **info}

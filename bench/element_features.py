@@ -12,6 +12,8 @@ pairs sharing a window with training/support pairs removed) and seed:
 * scores the query through the inference path (the functions ``prism adapt``/``score``
   call): zero-shot U_I, the prior-mean environment (support 0), and the environment
   estimated from supports of 16/64/256 pairs (``--draws`` nested random draws each);
+* with --crossattn, the crossattn baseline trained on the same fold, zero-shot and
+  fine-tuned on the same support sizes (bench/cross_cell_finetune.py's fixed recipe);
 * baselines on the same split: distance LR, GC content + distance LR, 5-mer + distance
   LR (C chosen on the training cells' validation chromosomes), and with --world the simulator's oracle (true p), the
   mean-environment reference (U - mean R of the other cells) and U alone.
@@ -190,6 +192,38 @@ def evaluate_prism(run: Path, ds, fold, keys, draws: int, seed: int, grid) -> li
     return res
 
 
+def evaluate_crossattn(run: Path, ds, fold, keys, draws: int, seed: int) -> list[dict]:
+    """The crossattn baseline on the same fold: zero-shot, and fine-tuned on supports of
+    16/64/256 pairs (the fixed recipe of bench/cross_cell_finetune.py, every parameter,
+    ``draws`` random supports each, drawn as PRISM's are)."""
+    from cross_cell_finetune import finetuned_scores, predict_rows
+
+    from prism_cli import inference
+    from prism_cli.checkpoint import load_checkpoint
+    from prism_cli.features import model_inputs
+
+    model, meta = load_checkpoint(run)
+    labels = ds.pairs["label"].to_numpy().astype(np.int64)
+    y = labels[fold.query]
+    res = [_row(y, predict_rows(model, ds, fold.query, model_inputs(ds, meta)),
+                method="crossattn", variant="zero-shot", support=0, **keys)]
+    for size in SIZES:
+        if size > len(fold.support_pool):
+            continue
+        rng = np.random.default_rng(seed + 17 + size)
+        got = []
+        for d in range(draws):
+            pick = fold.support_pool[inference.draw_support(labels[fold.support_pool], size, rng)]
+            p = finetuned_scores(str(run), ds, pick, fold.query, seed=seed + d,
+                                 element_inputs=True)["query"]
+            got.append((aupr(y, p), auroc(y, p)))
+        got = np.array(got)
+        res.append({**keys, "method": "crossattn", "variant": "fine-tuned", "support": size,
+                    "n": int(len(y)), "prevalence": float(y.mean()), "aupr": got[:, 0].mean(),
+                    "auroc": got[:, 1].mean(), "aupr_sd": got[:, 0].std()})
+    return res
+
+
 def run(args) -> None:
     from prism_cli.dataset import PairDataset
     from prism_cli.train.loop import TrainRequest, run_training
@@ -219,6 +253,16 @@ def run(args) -> None:
                     train=train, threads=args.threads, force=True, quiet=True))
             wall = time.perf_counter() - t0
             rows += evaluate_prism(run_dir, ds, fold, keys, args.draws, seed, args.strengths)
+            if args.crossattn:
+                ca_dir = out / f"run_{args.tag}_crossattn_{cell}_{seed}"
+                if not (args.reuse and (ca_dir / "best.json").exists()):
+                    run_training(TrainRequest(
+                        data=args.data, out=str(ca_dir), cells=fold.training_cells,
+                        val_chroms=args.val_chroms, test_chroms=args.test_chroms,
+                        element_features=args.features,
+                        model={**conf.get("model", {}), "arch": "crossattn"}, train=train,
+                        threads=args.threads, force=True, quiet=True))
+                rows += evaluate_crossattn(ca_dir, ds, fold, keys, args.draws, seed)
             frame = pd.DataFrame(rows)
             path = out / "results.tsv"
             # rows of earlier runs are kept; columns are the union (a later run may add one)
@@ -260,6 +304,9 @@ def main() -> None:
     ap.add_argument("--strengths", type=lambda s: [float(x) for x in s.split(",") if x],
                     default=[0.25, 1.0, 4.0, 16.0],
                     help="prior strengths tried on the training cells' validation chromosomes")
+    ap.add_argument("--crossattn", action="store_true",
+                    help="also train the crossattn baseline on each fold and fine-tune it "
+                         "on the same supports")
     ap.add_argument("--reuse", action="store_true", help="evaluate an existing run again")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-references", dest="references", action="store_false")

@@ -108,10 +108,10 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def nearest_cells(model, pi: torch.Tensor, cells: list[str], top: int = 3) -> list[dict]:
-    """Training cells whose teacher environment is closest to ``pi`` (JS divergence)."""
-    if not model.cfg.prototype_map:
-        dist = [abs(float(inference.teacher_pi(model, i)[0]) - float(pi[0]))
-                for i in range(len(cells))]
+    """Training cells whose teacher environment is closest to ``pi`` (JS divergence;
+    Euclidean in the vector space)."""
+    if not model.cfg.env_softmax:  # vector space (or scalar): Euclidean distance
+        dist = [float((inference.teacher_pi(model, i) - pi).norm()) for i in range(len(cells))]
     else:
         dist = [js_divergence(pi.numpy(), inference.teacher_pi(model, i).numpy())
                 for i in range(len(cells))]

@@ -241,7 +241,7 @@ def estimate_environment(model, support: dict, sizes=(8, 256), n_episodes: int =
                                          prior_cell=prior_cell)
         pi = full["pi"][0].float().cpu()
         if "cov_theta" in full:
-            sd = pi_sd_from_cov(full["theta"], full["cov_theta"], model.cfg.prototype_map)[0]
+            sd = pi_sd_from_cov(full["theta"], full["cov_theta"], model.cfg.env_softmax)[0]
         else:
             sd = torch.zeros_like(full["pi"][0])
         pis = torch.zeros(0, pi.shape[0])

@@ -145,3 +145,18 @@ def test_bad_metadata_is_an_input_error(tmp_path):
         load_checkpoint(tmp_path / "m")
     with pytest.raises(InputError, match="not found"):
         load_checkpoint(tmp_path / "nothing")
+
+
+def test_checkpoint_saved_before_the_element_path_of_z_f_loads_without_it(tmp_path):
+    """A config stored without ``z_f_elements`` (the shipped model's era) rebuilds a
+    model whose z_F = MLP(z_I) only, with identical predictions."""
+    torch.manual_seed(0)
+    old = build_model(tiny(z_f_elements=False)).eval()
+    save_checkpoint(tmp_path / "old", old, {})
+    meta_path = tmp_path / "old.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["model_config"]["z_f_elements"]
+    meta_path.write_text(json.dumps(meta))
+    loaded, _ = load_checkpoint(tmp_path / "old")
+    assert loaded.cfg.z_f_elements is False and loaded.element_path is None
+    assert torch.equal(_outputs(old)[1], _outputs(loaded)[1])

@@ -252,3 +252,23 @@ def test_config_round_trip_and_validation():
         ModelConfig(kmer_k=9)   # 4**9 columns: refused
     assert isinstance(build_model(cfg), PRISM)
     np.testing.assert_equal(len(cfg.to_dict()["dilations"]), 1)
+
+
+def test_z_f_reads_element_content_directly():
+    """z_f_elements: z_F = MLP(z_I) + W [mean enhancer tokens, mean promoter tokens], so R
+    gets a gradient to the element tokens that does not pass through z_I; without it z_F
+    is a function of z_I alone."""
+    e_tok, p_tok = torch.randn(6, 4, 16), torch.randn(6, 4, 16)
+    ld = torch.full((6,), 4.0)
+    for on in (True, False):
+        torch.manual_seed(0)
+        model = PRISM(tiny(z_f_elements=on)).eval()
+        out = model.pair(e_tok, p_tok, ld)
+        direct = model.decoupler(out["z_I"])
+        if on:
+            pooled = torch.cat([e_tok.mean(1), p_tok.mean(1)], -1)
+            assert torch.allclose(out["z_F"], direct + model.element_path(pooled), atol=1e-6)
+            assert not torch.allclose(out["z_F"], direct, atol=1e-3)
+        else:
+            assert model.element_path is None
+            assert torch.allclose(out["z_F"], direct, atol=1e-6)

@@ -16,7 +16,9 @@ RC_MODES = ("max", "mean", "none")
 
 # value of each field added after the first checkpoints, for configs saved without it
 SAVED_BEFORE_FIELD_EXISTED = {"kmer_k": 0, "n_features": 0, "sequence_tower": True,
-                              "env_map_steps": 0}
+                              "env_map_steps": 0, "env_space": "simplex",
+                              "z_f_elements": False}
+ENV_SPACES = ("simplex", "vector")
 
 
 @dataclass
@@ -41,7 +43,9 @@ class ModelConfig:
     Energy head
         kan_hidden, kan_frequencies: FourierEnergyKAN width and number of Fourier terms.
     Environment (arch "prism" only)
-        d_f: width of z_F; n_prototypes (K) and d_env: prototype map P (K x d_env);
+        d_f: width of z_F; z_f_elements: z_F = MLP(z_I) + a linear map of the two
+        elements' mean tokens (a direct path from element content to R; without it z_F
+        sees only what z_I kept, and z_I is shaped mostly by U); n_prototypes (K) and d_env: prototype map P (K x d_env);
         student_hidden: width of the set encoders; n_cells: rows of the teacher table.
     Environment estimate from a support set (model/posterior.py)
         env_map_steps: Gauss-Newton steps refining the student's guess to the MAP of the
@@ -49,6 +53,9 @@ class ModelConfig:
         guess) or "prior" (start from the prior mean: MAP alone); env_prior_strength:
         precision multiplier of the prior built from the teacher environments;
         env_unlabelled_weight: weight of unlabelled support pairs (EM).
+        env_space: "simplex" -- an environment is pi = softmax(theta) over the K
+        prototypes (e = pi^T P inside their convex hull); "vector" -- theta itself
+        (e = theta^T P, unconstrained: the prior, the MAP and distillation work on theta).
     Switches (ablations)
         adversary, distill, opportunist, stop_gradient, prototype_map.
     """
@@ -81,6 +88,7 @@ class ModelConfig:
     kan_frequencies: int = 4
     # environment
     d_f: int = 32
+    z_f_elements: bool = True
     n_prototypes: int = 8
     d_env: int = 32
     student_hidden: int = 64
@@ -90,6 +98,7 @@ class ModelConfig:
     env_init: str = "student"
     env_prior_strength: float = 1.0
     env_unlabelled_weight: float = 0.5
+    env_space: str = "simplex"
     # switches
     adversary: bool = True
     distill: bool = True
@@ -109,6 +118,8 @@ class ModelConfig:
             raise ValueError(f"rc must be one of {RC_MODES}, got {self.rc!r}")
         if self.env_init not in ("student", "prior"):
             raise ValueError(f"env_init must be student or prior, got {self.env_init!r}")
+        if self.env_space not in ENV_SPACES:
+            raise ValueError(f"env_space must be one of {ENV_SPACES}, got {self.env_space!r}")
         if self.env_map_steps < 0 or self.env_prior_strength <= 0:
             raise ValueError("env_map_steps must be >= 0 and env_prior_strength > 0")
         if not 0 <= self.kmer_k <= 8:
@@ -150,3 +161,9 @@ class ModelConfig:
     def env_dim(self) -> int:
         """Width of an environment vector pi: K prototypes, or 1 without the map."""
         return self.n_prototypes if self.prototype_map else 1
+
+    @property
+    def env_softmax(self) -> bool:
+        """Whether environment logits theta map to pi by a softmax (the simplex over
+        prototypes); otherwise pi = theta (the vector space and the scalar ablation)."""
+        return self.prototype_map and self.env_space == "simplex"

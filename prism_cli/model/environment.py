@@ -7,8 +7,11 @@ re-rank pairs inside a cell, not just move a threshold.
 Without the prototype map (``prototype_map=False``, an ablation) an environment is one
 raw scalar s and R = softplus(s) is the same for every pair of the cell.
 
+With ``env_space="vector"`` the weights over prototypes are unconstrained (e = theta^T P,
+any point of the prototypes' span, not only their convex hull).
+
 Environment vectors are produced from *logits* by :func:`env_from_logits` (softmax over
-prototypes; identity for the scalar ablation):
+prototypes; identity for the vector space and the scalar ablation):
 
 * teacher  : a learned table theta (n_cells x K), pi_T(c) = softmax(theta_c);
 * student  : a set encoder over a support set of one cell, items (z_F, sigmoid(U_I), y);
@@ -27,9 +30,10 @@ from .layers import MLP
 LABEL_FEATURES = 3  # one-hot of (positive, negative, unlabelled)
 
 
-def env_from_logits(logits: torch.Tensor, prototype_map: bool) -> torch.Tensor:
-    """(…, K) logits -> (…, K) distribution (or the raw scalar for the ablation)."""
-    return torch.softmax(logits.float(), dim=-1) if prototype_map else logits.float()
+def env_from_logits(logits: torch.Tensor, softmax: bool) -> torch.Tensor:
+    """(…, K) logits -> (…, K): a distribution over prototypes (``softmax``, the simplex
+    space), else the logits themselves (vector space; the scalar ablation)."""
+    return torch.softmax(logits.float(), dim=-1) if softmax else logits.float()
 
 
 def label_features(y: torch.Tensor) -> torch.Tensor:

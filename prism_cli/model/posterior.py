@@ -40,7 +40,7 @@ def teacher_prior(model, cell: int | None = None) -> tuple[torch.Tensor, torch.T
     """(mu (K,), v (K,)) of the prior: mean and variance of the teacher logits over the
     training cells; ``cell`` given -> mu is that cell's own teacher logits."""
     theta = model.teacher.theta.detach().float()                       # (C, K)
-    if model.cfg.prototype_map:  # softmax ignores a common shift: centre each cell's logits
+    if model.cfg.env_softmax:  # softmax ignores a common shift: centre each cell's logits
         theta = theta - theta.mean(-1, keepdim=True)
     var = theta.var(0, unbiased=False) if theta.shape[0] > 1 else torch.ones_like(theta[0])
     var = var.clamp_min(VAR_FLOOR)
@@ -55,13 +55,13 @@ def _gauss_newton(model, theta, z_f, u, y, mask, mu, var, strength, unlabelled_w
     respect to pi comes from one gradient of R.sum() w.r.t. pi expanded per pair."""
     from .environment import env_from_logits
 
-    pi = env_from_logits(theta, model.cfg.prototype_map)               # (E, K)
+    pi = env_from_logits(theta, model.cfg.env_softmax)               # (E, K)
     pi_pair = pi[:, None, :].expand(*u.shape, pi.shape[-1])            # (E, N, K)
     if not pi_pair.requires_grad:
         pi_pair = pi_pair.detach().requires_grad_(True)
     r = model.resistance(z_f, pi_pair)                                 # (E, N)
     dr_dpi = torch.autograd.grad(r.sum(), pi_pair, create_graph=create_graph)[0]
-    if model.cfg.prototype_map:  # d pi / d theta = diag(pi) - pi pi^T
+    if model.cfg.env_softmax:  # d pi / d theta = diag(pi) - pi pi^T
         jac_pi = torch.diag_embed(pi) - pi[:, :, None] * pi[:, None, :]
         dr = dr_dpi @ jac_pi                                           # (E, N, K)
     else:
@@ -119,10 +119,10 @@ def map_environment(model, z_f, u, y, mask, init, mu, var, strength: float = 1.0
     return out
 
 
-def pi_sd_from_cov(theta: torch.Tensor, cov: torch.Tensor, prototype_map: bool) -> torch.Tensor:
+def pi_sd_from_cov(theta: torch.Tensor, cov: torch.Tensor, softmax: bool) -> torch.Tensor:
     """Delta-method sd of pi = softmax(theta): J cov J^T, J = diag(pi) - pi pi^T.
-    theta (E, K), cov (E, K, K) -> (E, K).  Identity map for the scalar ablation."""
-    if not prototype_map:
+    theta (E, K), cov (E, K, K) -> (E, K).  Identity map without the softmax."""
+    if not softmax:
         return torch.diagonal(cov, dim1=1, dim2=2).clamp_min(0).sqrt()
     pi = torch.softmax(theta.float(), -1)
     jac = torch.diag_embed(pi) - pi[:, :, None] * pi[:, None, :]

@@ -97,6 +97,8 @@ class PRISM(_Backbone):
         super().__init__(cfg)
         self.energy = FourierEnergyKAN(cfg.d_z, cfg.kan_hidden, cfg.kan_frequencies)
         self.decoupler = MLP(cfg.d_z, cfg.d_z, cfg.d_f)
+        # direct path element content -> z_F (model/config.py: z_f_elements)
+        self.element_path = nn.Linear(2 * cfg.d_model, cfg.d_f) if cfg.z_f_elements else None
         self.resistance_head = ResistanceHead(cfg)
         self.teacher = TeacherTable(cfg.n_cells, cfg.env_dim)
         self.student = Student(cfg)
@@ -108,6 +110,7 @@ class PRISM(_Backbone):
     def backbone_modules(self) -> list[nn.Module]:
         """Modules producing z_I, U_I and z_F (what distill/competition must not move)."""
         mods = self.tower_modules() + [self.pair_encoder, self.energy, self.decoupler]
+        mods += [self.element_path] if self.element_path is not None else []
         return mods + ([self.distance_energy] if self.distance_energy is not None else [])
 
     def pair(self, enh_tokens: torch.Tensor, prom_tokens: torch.Tensor,
@@ -115,7 +118,11 @@ class PRISM(_Backbone):
         """Pair outputs from cached element tokens (see module docstring)."""
         z_i = self.pair_encoder(enh_tokens, prom_tokens, log_distance)
         u = self.energy(z_i) + self._distance_term(log_distance)
-        return {"z_I": z_i, "U": u, "z_F": self.decoupler(z_i)}
+        z_f = self.decoupler(z_i)
+        if self.element_path is not None:
+            pooled = torch.cat([enh_tokens.mean(1), prom_tokens.mean(1)], dim=-1)
+            z_f = z_f + self.element_path(pooled.to(z_f.dtype))
+        return {"z_I": z_i, "U": u, "z_F": z_f}
 
     # ---- environment ------------------------------------------------------------------
     @property
@@ -134,11 +141,11 @@ class PRISM(_Backbone):
 
     def teacher_environment(self, cell: torch.Tensor) -> torch.Tensor:
         """pi_T(c).  cell (…,) long -> (…, K)."""
-        return env_from_logits(self.teacher(cell), self.cfg.prototype_map)
+        return env_from_logits(self.teacher(cell), self.cfg.env_softmax)
 
     def student_environment(self, z_f, u, y, mask) -> torch.Tensor:
         """pi_S from a support set: z_F (E, N, d_f), U (E, N), y (E, N), mask (E, N) -> (E, K)."""
-        return env_from_logits(self.student(z_f, u, y, mask), self.cfg.prototype_map)
+        return env_from_logits(self.student(z_f, u, y, mask), self.cfg.env_softmax)
 
     def support_environment(self, z_f, u, y, mask, prior_cell: int | None = None,
                             create_graph: bool = False) -> dict[str, torch.Tensor]:
@@ -167,12 +174,12 @@ class PRISM(_Backbone):
                                   cfg.env_unlabelled_weight, create_graph=create_graph)
             theta = out.pop("theta")
             extra = out
-        return {"pi": env_from_logits(theta, cfg.prototype_map), "theta": theta,
-                "pi_student": env_from_logits(student, cfg.prototype_map), **extra}
+        return {"pi": env_from_logits(theta, cfg.env_softmax), "theta": theta,
+                "pi_student": env_from_logits(student, cfg.env_softmax), **extra}
 
     def opportunist_environment(self, z_i, y, mask) -> torch.Tensor:
         """pi_O: z_I (E, N, d_z), y (E, N), mask (E, N) -> (E, K)."""
-        return env_from_logits(self.opportunist(z_i, y, mask), self.cfg.prototype_map)
+        return env_from_logits(self.opportunist(z_i, y, mask), self.cfg.env_softmax)
 
     def mean_teacher_environment(self) -> torch.Tensor:
         """Mean of pi_T over training cells, (K,): the 'average environment'."""

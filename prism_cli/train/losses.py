@@ -148,7 +148,7 @@ class EpisodeObjective(nn.Module):
         weights = {"main": t.w_main, "teacher": t.w_teacher}
 
         if cfg.distill:
-            if cfg.prototype_map:
+            if cfg.env_softmax:
                 terms["distill"] = kl_divergence(pi_t.detach(), pi_s)
             else:
                 terms["distill"] = (pi_t.detach() - pi_s).pow(2).sum(-1)
@@ -174,7 +174,7 @@ class EpisodeObjective(nn.Module):
             if self.training:
                 self._update_rho(cells, ratio)
             push_w = (self.rho[cells] - 1).clamp(min=0)
-            if cfg.prototype_map:
+            if cfg.env_softmax:
                 gap = 0.5 * (pi_s - pi_o.detach()).abs().sum(-1)
             else:
                 gap = (pi_s - pi_o.detach()).abs().sum(-1)
