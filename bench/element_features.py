@@ -19,7 +19,8 @@ pairs sharing a window with training/support pairs removed) and seed:
   mean-environment reference (U - mean R of the other cells) and U alone.
 
 Rows go to OUT/results.tsv (appended; one row per method x support) and the wall time of
-training to OUT/timing.tsv.  Report with `--report`.
+training to OUT/timing.tsv.  `--report OUT... [--columns A,B] [--both]` prints the per-cell
+table docs/benchmarks.md shows.
 """
 
 from __future__ import annotations
@@ -278,14 +279,45 @@ def run(args) -> None:
 
 
 def report(args) -> None:
-    frame = pd.concat([pd.read_csv(Path(o) / "results.tsv", sep="\t") for o in args.out_all])
-    frame["variant"] = frame.get("variant", pd.Series(dtype=str)).fillna("")
-    frame["method"] = frame["method"] + np.where(frame["variant"] != "",
-                                                 " " + frame["variant"], "")
-    g = frame.groupby(["features", "method", "support"], sort=False)
-    table = g.agg(aupr=("aupr", "mean"), aupr_sd=("aupr", "std"), auroc=("auroc", "mean"),
-                  runs=("aupr", "size")).reset_index()
-    print(table.to_markdown(index=False, floatfmt=".3f"))
+    """Per held-out cell, mean over seeds: one column per method (variant, support), the
+    table docs/benchmarks.md shows.  ``--metric aupr`` or ``auroc``; ``--both`` writes
+    AUPR / AUROC in each cell."""
+    frame = pd.concat([pd.read_csv(Path(o), sep="\t") if o.endswith(".tsv")
+                       else pd.read_csv(Path(o) / "results.tsv", sep="\t")
+                       for o in args.out_all], ignore_index=True)
+    variant = frame["variant"] if "variant" in frame else pd.Series("", index=frame.index)
+    variant = variant.fillna("").astype(str)
+    support = frame["support"].astype(int).astype(str)
+    frame["column"] = (frame["method"] + np.where(variant != "", " " + variant, "")
+                       + np.where(frame["support"] > 0, " " + support, ""))
+    order = list(dict.fromkeys(frame["column"]))
+    # reference rows (tag of the run they were computed in) join every tag's rows
+    tags = frame["tag"].astype(str) if "tag" in frame else pd.Series("", index=frame.index)
+    model_tags = list(dict.fromkeys(tags[frame["method"].isin(["prism", "crossattn"])]))
+    if len(model_tags) > 1:
+        frame["held_out"] = frame["held_out"] + " " + tags
+    cells = list(dict.fromkeys(frame["held_out"]))
+    cols = [c for c in args.columns if c in order] if args.columns else order
+    mean = frame.groupby(["held_out", "column"])[["aupr", "auroc"]].mean()
+    seeds = frame.groupby("held_out")["seed"].nunique()
+
+    def cell(values) -> str:
+        a, r = values
+        return f"{a:.3f} / {r:.3f}" if args.both else f"{(a if args.metric == 'aupr' else r):.3f}"
+
+    lines = ["| held-out | " + " | ".join(cols) + " | seeds |",
+             "| --- |" + " ---: |" * (len(cols) + 1)]
+    for c in cells:
+        got = [cell(mean.loc[(c, k)]) if (c, k) in mean.index else "" for k in cols]
+        lines.append(f"| {c} | " + " | ".join(got) + f" | {seeds[c]} |")
+    for tag in (model_tags if len(model_tags) > 1 else [None]):
+        part = mean if tag is None else mean[mean.index.get_level_values(0).str.endswith(
+            " " + tag)]
+        avg = part.groupby("column").mean()
+        lines.append(f"| mean{'' if tag is None else ' ' + tag} | "
+                     + " | ".join(cell(avg.loc[k]) if k in avg.index else "" for k in cols)
+                     + " | |")
+    print("\n".join(lines))
 
 
 def main() -> None:
@@ -310,7 +342,12 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="evaluate an existing run again")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-references", dest="references", action="store_false")
-    ap.add_argument("--report", dest="out_all", nargs="+", default=None)
+    ap.add_argument("--report", dest="out_all", nargs="+", default=None,
+                    help="OUT folders or results TSVs: print the per-cell table")
+    ap.add_argument("--columns", type=lambda s: s.split(","), default=None,
+                    help="with --report: the columns, in order (e.g. 'distance-lr,prism adapt 64')")
+    ap.add_argument("--metric", choices=("aupr", "auroc"), default="aupr")
+    ap.add_argument("--both", action="store_true", help="with --report: AUPR / AUROC")
     ap.add_argument("-o", "--out")
     args = ap.parse_args()
     if args.out_all:
