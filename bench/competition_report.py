@@ -18,9 +18,9 @@ from pathlib import Path
 
 
 def last_epoch(run: Path) -> dict:
-    epochs = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()
-              if line.strip() and json.loads(line).get("kind") == "epoch"]
-    return epochs[-1]
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()
+               if line.strip()]
+    return [r for r in records if r.get("kind") == "epoch"][-1]
 
 
 def main() -> None:

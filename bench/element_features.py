@@ -91,11 +91,14 @@ class Outputs:
                                           ds.log_distance()[rows])
         self.pos = {int(r): i for i, r in enumerate(rows)}
 
-    def take(self, rows):
+    def rows(self, rows, key: str):
+        """``key`` ("U", "z_F", "z_I") of the given dataset rows, in their order."""
         import torch
 
-        i = torch.tensor([self.pos[int(r)] for r in rows], dtype=torch.long)
-        return self.out["U"][i], self.out["z_F"][i]
+        return self.out[key][torch.tensor([self.pos[int(r)] for r in rows], dtype=torch.long)]
+
+    def take(self, rows):
+        return self.rows(rows, "U"), self.rows(rows, "z_F")
 
 
 def adapted_scores(model, outputs, labels, pool, query, size, draws, rng):
@@ -291,32 +294,31 @@ def report(args) -> None:
     frame["column"] = (frame["method"] + np.where(variant != "", " " + variant, "")
                        + np.where(frame["support"] > 0, " " + support, ""))
     order = list(dict.fromkeys(frame["column"]))
-    # reference rows (tag of the run they were computed in) join every tag's rows
+    # several model tags (e.g. a default and an ablation): one block of rows per tag; the
+    # reference rows carry the tag of the run that computed them
     tags = frame["tag"].astype(str) if "tag" in frame else pd.Series("", index=frame.index)
     model_tags = list(dict.fromkeys(tags[frame["method"].isin(["prism", "crossattn"])]))
-    if len(model_tags) > 1:
-        frame["held_out"] = frame["held_out"] + " " + tags
-    cells = list(dict.fromkeys(frame["held_out"]))
+    frame["group"] = tags if len(model_tags) > 1 else ""
     cols = [c for c in args.columns if c in order] if args.columns else order
-    mean = frame.groupby(["held_out", "column"])[["aupr", "auroc"]].mean()
-    seeds = frame.groupby("held_out")["seed"].nunique()
+    mean = frame.groupby(["group", "held_out", "column"])[["aupr", "auroc"]].mean()
+    seeds = frame.groupby(["group", "held_out"])["seed"].nunique()
 
     def cell(values) -> str:
         a, r = values
         return f"{a:.3f} / {r:.3f}" if args.both else f"{(a if args.metric == 'aupr' else r):.3f}"
 
+    def row(name, table) -> str:
+        return (f"| {name} | " + " | ".join(cell(table.loc[k]) if k in table.index else ""
+                                           for k in cols))
+
     lines = ["| held-out | " + " | ".join(cols) + " | seeds |",
              "| --- |" + " ---: |" * (len(cols) + 1)]
-    for c in cells:
-        got = [cell(mean.loc[(c, k)]) if (c, k) in mean.index else "" for k in cols]
-        lines.append(f"| {c} | " + " | ".join(got) + f" | {seeds[c]} |")
-    for tag in (model_tags if len(model_tags) > 1 else [None]):
-        part = mean if tag is None else mean[mean.index.get_level_values(0).str.endswith(
-            " " + tag)]
-        avg = part.groupby("column").mean()
-        lines.append(f"| mean{'' if tag is None else ' ' + tag} | "
-                     + " | ".join(cell(avg.loc[k]) if k in avg.index else "" for k in cols)
-                     + " | |")
+    groups = list(dict.fromkeys(frame["group"]))
+    for g in groups:
+        for c in dict.fromkeys(frame.loc[frame["group"] == g, "held_out"]):
+            lines.append(row(f"{c} {g}".strip(), mean.loc[(g, c)]) + f" | {seeds[(g, c)]} |")
+    for g in groups:
+        lines.append(row(f"mean {g}".strip(), mean.loc[g].groupby("column").mean()) + " | |")
     print("\n".join(lines))
 
 

@@ -45,17 +45,14 @@ def probe_rows(run: str, ds, truth: pd.DataFrame) -> list[dict]:
     targets = {"R": t["R"].to_numpy(), "R-dev": (t["R"] - t["R_mean_other"]).to_numpy()}
     chrom = pairs["chrom1"].astype(str).to_numpy()
     cells = pairs["cell"].astype(str).to_numpy()
-    train_chroms = set(meta["splits"]["train"])
-    val_chroms = set(meta["splits"]["val"])
     rows = []
     for entry in meta["cells"]:
         c = entry["name"]
-        tr = np.flatnonzero((cells == c) & np.isin(chrom, list(train_chroms)))
-        va = np.flatnonzero((cells == c) & np.isin(chrom, list(val_chroms)))
+        tr = np.flatnonzero((cells == c) & np.isin(chrom, meta["splits"]["train"]))
+        va = np.flatnonzero((cells == c) & np.isin(chrom, meta["splits"]["val"]))
         out = Outputs(model, ds, inputs, np.concatenate([tr, va]))
         for source in ("z_F", "z_I"):
-            x_tr = out.out[source][[out.pos[int(r)] for r in tr]].numpy()
-            x_va = out.out[source][[out.pos[int(r)] for r in va]].numpy()
+            x_tr, x_va = out.rows(tr, source).numpy(), out.rows(va, source).numpy()
             for name, y in targets.items():
                 fit = RidgeCV(alphas=np.logspace(-3, 3, 13), cv=5).fit(x_tr, y[tr])
                 rows.append({"run": Path(run).name, "cell": c, "source": source,
