@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from . import inference
-from .errors import InputError
+from .errors import PrismInputError
 from .evaluate import best_f1_threshold
 from .metrics import aupr, auroc
 
@@ -40,14 +40,14 @@ def canonical_order(pairs) -> np.ndarray:
 
 
 def check_support(y: np.ndarray, path: str) -> None:
-    """Enough labelled pairs of both classes, or a one-line InputError saying what is needed."""
+    """Enough labelled pairs of both classes, or a one-line PrismInputError saying what is needed."""
     pos, neg = int((y == 1).sum()), int((y == 0).sum())
     if pos == 0 or neg == 0:
         have = "positives" if pos else "negatives"
-        raise InputError(f"the support set has only {have} ({pos} positive, {neg} negative); "
+        raise PrismInputError(f"the support set has only {have} ({pos} positive, {neg} negative); "
                          f"adapt needs both classes, at least {MIN_PER_CLASS} of each", path)
     if pos < MIN_PER_CLASS or neg < MIN_PER_CLASS or pos + neg < MIN_LABELLED:
-        raise InputError(f"too few labelled support pairs ({pos} positive, {neg} negative); "
+        raise PrismInputError(f"too few labelled support pairs ({pos} positive, {neg} negative); "
                          f"adapt needs at least {MIN_LABELLED} labelled pairs with at least "
                          f"{MIN_PER_CLASS} of each class (16-64 or more recommended)", path)
 
@@ -129,7 +129,7 @@ def adapt_cell(model, ds, sizes, n_episodes: int = 64, seed: int = 0, folds: int
     training cells, and with ``curve`` the support-size curve (:func:`support_curve`).
     """
     if not model.has_environment:
-        raise InputError("this model has no cell environment (arch crossattn); adapt needs a "
+        raise PrismInputError("this model has no cell environment (arch crossattn); adapt needs a "
                          "PRISM model")
     order = canonical_order(ds.pairs)
     y_all = ds.pairs["label"].to_numpy()[order]

@@ -12,7 +12,7 @@ RUN/last.state.pt (optimiser and RNG state for ``--resume``; read back only with
 ``torch.load(weights_only=True)``, which refuses arbitrary pickles).
 
 Nothing here unpickles: a pickle (or anything else) in place of a checkpoint is refused
-with an InputError before any of it is interpreted.
+with an PrismInputError before any of it is interpreted.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import struct
 from pathlib import Path
 
 from . import __version__
-from .errors import InputError
+from .errors import PrismInputError
 
 FORMAT = "prism-checkpoint"
 WEIGHTS_SUFFIX = ".safetensors"
@@ -93,13 +93,13 @@ def _check_safetensors(path: Path) -> None:
     with open(path, "rb") as fh:
         head = fh.read(9)
     if len(head) < 9:
-        raise InputError("not a safetensors checkpoint (file too short)", str(path))
+        raise PrismInputError("not a safetensors checkpoint (file too short)", str(path))
     (n,) = struct.unpack("<Q", head[:8])
     # A safetensors file is an 8-byte little-endian header length, then a JSON header.
     # (Its first byte may be 0x80, like a pickle's, when that length is 128 mod 256: judge
     # by the length and the '{', never by the first byte alone.)
     if n < 2 or n + 8 > size or head[8:9] != b"{":
-        raise InputError("not a safetensors checkpoint (refusing to load it: PRISM never "
+        raise PrismInputError("not a safetensors checkpoint (refusing to load it: PRISM never "
                          "unpickles checkpoints)", str(path))
 
 
@@ -108,13 +108,13 @@ def read_meta(path: str | Path) -> dict:
     prefix = _prefix(path)
     meta_path = prefix.with_suffix(META_SUFFIX)
     if not meta_path.exists():
-        raise InputError("checkpoint metadata not found", str(meta_path))
+        raise PrismInputError("checkpoint metadata not found", str(meta_path))
     try:
         meta = json.loads(meta_path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"checkpoint metadata is not JSON ({err})", str(meta_path)) from None
+        raise PrismInputError(f"checkpoint metadata is not JSON ({err})", str(meta_path)) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise InputError("not a PRISM checkpoint (format field missing)", str(meta_path))
+        raise PrismInputError("not a PRISM checkpoint (format field missing)", str(meta_path))
     return meta
 
 
@@ -131,31 +131,31 @@ def load_checkpoint(path: str | Path, device=None):
     prefix = _prefix(path)
     weights = prefix.with_suffix(WEIGHTS_SUFFIX)
     if not weights.exists():
-        raise InputError("checkpoint weights not found", str(weights))
+        raise PrismInputError("checkpoint weights not found", str(weights))
     _check_safetensors(weights)
     meta = read_meta(prefix)
     try:
         cfg = ModelConfig.from_saved(meta["model_config"])
     except (KeyError, TypeError, ValueError) as err:
-        raise InputError(f"bad model_config in checkpoint metadata ({err})",
+        raise PrismInputError(f"bad model_config in checkpoint metadata ({err})",
                          str(prefix.with_suffix(META_SUFFIX))) from None
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as err:
-        raise InputError(f"unreadable safetensors checkpoint ({err})", str(weights)) from None
+        raise PrismInputError(f"unreadable safetensors checkpoint ({err})", str(weights)) from None
     bad = [k for k, t in state.items() if t.is_floating_point() and not t.isfinite().all()]
     if bad:  # a diverged run or a damaged file: every prediction would be nan
-        raise InputError(f"checkpoint holds non-finite weights (NaN/Inf) in {len(bad)} "
+        raise PrismInputError(f"checkpoint holds non-finite weights (NaN/Inf) in {len(bad)} "
                          f"tensor(s), e.g. {bad[0]}", str(weights))
     model = build_model(cfg)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[-1].strip()
-        raise InputError(f"checkpoint does not match its model_config ({first})",
+        raise PrismInputError(f"checkpoint does not match its model_config ({first})",
                          str(weights)) from None
     if missing or unexpected:
-        raise InputError(f"checkpoint does not match its model_config (missing {missing[:3]}, "
+        raise PrismInputError(f"checkpoint does not match its model_config (missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]})", str(weights))
     if device is not None:
         model.to(device)
@@ -179,9 +179,9 @@ def load_train_state(path: str | Path) -> dict:
 
     path = Path(path)
     if not path.exists():
-        raise InputError("resume state not found", str(path))
+        raise PrismInputError("resume state not found", str(path))
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"refusing to load resume state ({first})", str(path)) from None
+        raise PrismInputError(f"refusing to load resume state ({first})", str(path)) from None

@@ -46,6 +46,12 @@ class LazyGroup(click.Group):
         cmd.short_help = short_help
         return cmd
 
+    def invoke(self, ctx: click.Context):
+        from .errors import as_click_errors
+
+        with as_click_errors():  # also covers the parsing of a subcommand's options
+            return super().invoke(ctx)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Use the static help strings so `prism --help` never imports a command module.
         with formatter.section("Commands"):

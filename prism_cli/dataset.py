@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import PrismInputError
 
 FORMAT = "prism-dataset"
 PAIR_DTYPES = {"chrom1": str, "chrom2": str, "name": str, "score": str, "strand1": str,
@@ -30,18 +30,18 @@ class PairDataset:
         self.root = Path(root)
         mf = self.root / "manifest.json"
         if not mf.exists():
-            raise InputError("not a PRISM dataset (no manifest.json); make one with "
+            raise PrismInputError("not a PRISM dataset (no manifest.json); make one with "
                              "`prism extract`", str(root))
         try:
             self.manifest = json.loads(mf.read_text())
         except json.JSONDecodeError as err:
-            raise InputError(f"manifest is not valid JSON ({err.msg}); re-run `prism extract`",
+            raise PrismInputError(f"manifest is not valid JSON ({err.msg}); re-run `prism extract`",
                              str(mf), err.lineno) from None
         except (UnicodeDecodeError, OSError) as err:
-            raise InputError(f"unreadable manifest ({type(err).__name__}); re-run "
+            raise PrismInputError(f"unreadable manifest ({type(err).__name__}); re-run "
                              "`prism extract`", str(mf)) from None
         if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
-            raise InputError("manifest.json is not a PRISM dataset manifest", str(mf))
+            raise PrismInputError("manifest.json is not a PRISM dataset manifest", str(mf))
         try:
             self.enhancer_length = int(self.manifest["enhancer_length"])
             self.promoter_length = int(self.manifest["promoter_length"])
@@ -54,7 +54,7 @@ class PairDataset:
             self.pairs["label"] = self.pairs["label"].astype(np.int8)
         except (KeyError, TypeError, ValueError, OSError, pd.errors.ParserError) as err:
             what = f"missing {err}" if isinstance(err, KeyError) else str(err).splitlines()[0]
-            raise InputError(f"damaged dataset ({what}); re-run `prism extract`",
+            raise PrismInputError(f"damaged dataset ({what}); re-run `prism extract`",
                              str(root)) from None
 
     def _memmap(self, name: str, n: int, length: int) -> np.ndarray:

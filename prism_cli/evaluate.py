@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import PrismInputError
 from .metrics import aupr, auroc
 
 # Output columns, in order (the group column, named after --by, comes first).
@@ -185,12 +185,12 @@ def curves(name: str, y: np.ndarray, s: np.ndarray) -> GroupCurves | None:
 def parse_labels(df: pd.DataFrame, label_col: str) -> np.ndarray:
     """Labels as float: 1.0, 0.0, or nan for missing ('.', empty, -1).
 
-    Raises InputError at ``file:line`` for any other value, and when the column is absent
+    Raises PrismInputError at ``file:line`` for any other value, and when the column is absent
     (naming the columns that exist).
     """
     path = df.attrs.get("path")
     if label_col not in df.columns:
-        raise InputError(f"no label column {label_col!r}; columns are: "
+        raise PrismInputError(f"no label column {label_col!r}; columns are: "
                          f"{', '.join(map(str, df.columns))} (choose one with --label-col)",
                          path)
     raw = df[label_col]
@@ -200,24 +200,24 @@ def parse_labels(df: pd.DataFrame, label_col: str) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         line = df.attrs.get("first_data_line", 1) + i if path else None
-        raise InputError(f"{label_col} must be 0 or 1 ('.' or -1 for unknown), "
+        raise PrismInputError(f"{label_col} must be 0 or 1 ('.' or -1 for unknown), "
                          f"got {raw.iloc[i]!r}", path, line)
     numeric[numeric == -1.0] = np.nan
     return numeric
 
 
 def parse_scores(df: pd.DataFrame, score_col: str) -> np.ndarray:
-    """The score column as float64; InputError when absent, non-numeric or missing."""
+    """The score column as float64; PrismInputError when absent, non-numeric or missing."""
     path = df.attrs.get("path")
     if score_col not in df.columns:
-        raise InputError(f"no score column {score_col!r}; columns are: "
+        raise PrismInputError(f"no score column {score_col!r}; columns are: "
                          f"{', '.join(map(str, df.columns))} (choose one with --score-col)",
                          path)
     values = pd.to_numeric(df[score_col], errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{score_col} must be a finite number, got {df[score_col].iloc[i]!r}",
+        raise PrismInputError(f"{score_col} must be a finite number, got {df[score_col].iloc[i]!r}",
                          path, df.attrs.get("first_data_line", 1) + i if path else None)
     return values
 
@@ -230,15 +230,15 @@ def load_thresholds(path: str | Path) -> dict[str, float]:
         with open(path) as fh:
             data = json.load(fh)
     except FileNotFoundError:
-        raise InputError("no such file", str(path)) from None
+        raise PrismInputError("no such file", str(path)) from None
     except json.JSONDecodeError as err:
-        raise InputError(f"not valid JSON ({err.msg})", str(path), err.lineno) from None
+        raise PrismInputError(f"not valid JSON ({err.msg})", str(path), err.lineno) from None
     except (UnicodeDecodeError, IsADirectoryError):
-        raise InputError("not a JSON text file", str(path)) from None
+        raise PrismInputError("not a JSON text file", str(path)) from None
     if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
         data = data["thresholds"]
     if not isinstance(data, dict):
-        raise InputError("expected a JSON object {cell: threshold} or "
+        raise PrismInputError("expected a JSON object {cell: threshold} or "
                          "{\"thresholds\": {cell: threshold}}", str(path))
     return _checked_thresholds(data, str(path))
 
@@ -247,7 +247,7 @@ def _checked_thresholds(data: dict, where: str) -> dict[str, float]:
     out = {}
     for cell, t in data.items():
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
-            raise InputError(f"threshold of {cell!r} must be a number, got {t!r}", where)
+            raise PrismInputError(f"threshold of {cell!r} must be a number, got {t!r}", where)
         out[str(cell)] = float(t)
     return out
 
@@ -283,9 +283,9 @@ def evaluate_frame(df: pd.DataFrame, label_col: str = "label", score_col: str = 
     """
     path = df.attrs.get("path")
     if len(df) == 0:
-        raise InputError("no pairs (the file has a header but no data lines)", path)
+        raise PrismInputError("no pairs (the file has a header but no data lines)", path)
     if by is not None and by not in df.columns:
-        raise InputError(f"no column {by!r} to group by; columns are: "
+        raise PrismInputError(f"no column {by!r} to group by; columns are: "
                          f"{', '.join(map(str, df.columns))} (or use --by none)", path)
     labels = parse_labels(df, label_col)
     scores = parse_scores(df, score_col)
@@ -295,7 +295,7 @@ def evaluate_frame(df: pd.DataFrame, label_col: str = "label", score_col: str = 
         per_pair_t = np.full(len(df), float(threshold))
     elif thresholds:
         if cell_col not in df.columns:
-            raise InputError(f"per-cell thresholds need a {cell_col!r} column", path)
+            raise PrismInputError(f"per-cell thresholds need a {cell_col!r} column", path)
         cells = df[cell_col].fillna(".").astype(str)
         per_pair_t = cells.map(thresholds).to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -305,7 +305,7 @@ def evaluate_frame(df: pd.DataFrame, label_col: str = "label", score_col: str = 
         group_names = df[by].fillna(".").astype(str).to_numpy(dtype=object)
     known = ~np.isnan(labels)
     if not known.any():
-        raise InputError(f"no pair has a label in column {label_col!r} (all are '.' or -1)",
+        raise PrismInputError(f"no pair has a label in column {label_col!r} (all are '.' or -1)",
                          path)
 
     rows, plots, one_class = [], [], []

@@ -20,7 +20,7 @@ from . import __version__
 from .candidates import centre_distance
 from .dataset import FORMAT
 from .encode import N_CODE
-from .errors import InputError
+from .errors import PrismInputError
 from .io.bed import BEDPE, BEDPE_COLUMNS, TableReader
 
 ANCHORS = ("center", "start", "end", "five_prime")
@@ -207,11 +207,11 @@ def extract(genome, pairs_path, root: Path, enhancer: WindowSpec, promoter: Wind
     if cells:
         missing = [c for c in cells if c not in tallies]
         if missing:
-            raise InputError(f"cell(s) {', '.join(missing)} not found in column "
+            raise PrismInputError(f"cell(s) {', '.join(missing)} not found in column "
                              f"'{cell_col}'", str(pairs_path))
     n_pairs = sum(t.pairs for t in tallies.values())
     if n_pairs == 0:
-        raise InputError("no pairs to extract", str(pairs_path))
+        raise PrismInputError("no pairs to extract", str(pairs_path))
     e, p = stores["enhancer"], stores["promoter"]
     manifest = {
         "format": FORMAT, "version": __version__,
@@ -241,7 +241,7 @@ def _prepare(chunk, reader, cells, cell_col, label_col, default_cell):
     inter = (chunk["chrom1"] != chunk["chrom2"]).to_numpy()
     if inter.any():
         row = chunk.iloc[int(np.flatnonzero(inter)[0])]
-        raise InputError(f"inter-chromosomal pair ({row.chrom1} - {row.chrom2}); enhancer and "
+        raise PrismInputError(f"inter-chromosomal pair ({row.chrom1} - {row.chrom2}); enhancer and "
                          "promoter must be on one chromosome", reader.name, int(row._line))
     return chunk.copy()
 

@@ -39,8 +39,8 @@ def resolve_device(name: str | None = "auto") -> torch.device:
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        from .errors import InputError
-        raise InputError("--device cuda requested but CUDA is not available")
+        from .errors import PrismInputError
+        raise PrismInputError("--device cuda requested but CUDA is not available")
     return torch.device(name)
 
 

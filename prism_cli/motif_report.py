@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import PrismInputError
 
 REPORT_FORMAT = "prism-motifs"
 MAX_LOGOS = 48   # logos.png shows at most this many motifs (the largest effects first)
@@ -82,7 +82,7 @@ def dataset_motifs(data, chroms, n_motifs: int, steps: int, seed: int, device: s
         keep = np.ones(len(table), bool) if not chroms else table["chrom"].isin(chroms).to_numpy()
         ids[role] = np.flatnonzero(keep)
     if chroms and not (len(ids["enhancer"]) or len(ids["promoter"])):
-        raise InputError(f"no element on {','.join(chroms)}", data)
+        raise PrismInputError(f"no element on {','.join(chroms)}", data)
     settings = DiscoverSettings(n_motifs=n_motifs, steps=steps, seed=seed)
     codes = _pooled_codes(ds, ids, settings.max_elements, seed)
     motifs = discover_motifs(codes, n_motifs=n_motifs, steps=steps, seed=seed, device=device)

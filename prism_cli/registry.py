@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from .errors import InputError
+from .errors import PrismInputError
 from .io.atomic import atomic_file
 
 REGISTRY_FOLDER = "cells"
@@ -40,7 +40,7 @@ def registry_dir(model_path: str | Path, registry: str | Path | None = None) -> 
 
 def check_cell_name(name: str) -> str:
     if not _NAME.match(name or ""):
-        raise InputError(f"cell name '{name}' must be letters, digits and . _ + - "
+        raise PrismInputError(f"cell name '{name}' must be letters, digits and . _ + - "
                          "(starting with a letter or digit)")
     return name
 
@@ -64,9 +64,9 @@ def load_adapted(registry: Path, name: str) -> dict | None:
     try:
         record = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"adapted-cell record is not JSON ({err})", str(path)) from None
+        raise PrismInputError(f"adapted-cell record is not JSON ({err})", str(path)) from None
     if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
-        raise InputError("not a PRISM adapted-cell record", str(path))
+        raise PrismInputError("not a PRISM adapted-cell record", str(path))
     return record
 
 
@@ -75,10 +75,10 @@ def list_adapted(registry: Path) -> list[str]:
 
 
 def unknown_cell(name: str, training: list[str], registry: Path, where: str | None = None,
-                 line: int | None = None) -> InputError:
+                 line: int | None = None) -> PrismInputError:
     """The error for a cell that is neither a training cell nor registered by adapt."""
     adapted = list_adapted(registry)
-    return InputError(f"unknown cell '{name}': training cells {', '.join(training) or 'none'}; "
+    return PrismInputError(f"unknown cell '{name}': training cells {', '.join(training) or 'none'}; "
                       f"adapted cells ({registry}) {', '.join(adapted) or 'none'} (register "
                       "it with `prism adapt`, or score without a cell with --zero-shot)",
                       where, line)

@@ -45,7 +45,7 @@ class Environment:
 def resolve_environment(model, meta: dict, cells: list[str], registry, name: str | None
                         ) -> Environment:
     """The environment of cell ``name``: a training cell (teacher), an adapted cell
-    (student), or ``ZERO_SHOT``; any other name (a typo, None, '.') is an InputError
+    (student), or ``ZERO_SHOT``; any other name (a typo, None, '.') is an PrismInputError
     naming the known cells, never a silent zero-shot."""
     if name == ZERO_SHOT or not model.has_environment:
         return Environment(name or ZERO_SHOT, ZERO_SHOT if model.has_environment else "none",
@@ -71,8 +71,8 @@ def support_environment(model, cells: list[str], cell: str, ds, inputs, path: st
     from .adapt import canonical_order, check_support, support_outputs
 
     if not model.has_environment:
-        from .errors import InputError
-        raise InputError("--support needs a PRISM model (this one has no cell "
+        from .errors import PrismInputError
+        raise PrismInputError("--support needs a PRISM model (this one has no cell "
                          "environment)", path)
     order = canonical_order(ds.pairs)
     check_support(ds.pairs["label"].to_numpy()[order], path)

@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import InputError
+from .errors import PrismInputError
 
 SOURCE_MODELS = Path(__file__).resolve().parents[1] / "models"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -47,7 +47,7 @@ def resolve_model(value: str) -> Path:
     if _NAME.match(value) and value in models:
         return models[value]
     names = ", ".join(models) or "none"
-    raise InputError(f"no such file or folder, nor a shipped model of that name "
+    raise PrismInputError(f"no such file or folder, nor a shipped model of that name "
                      f"(shipped models: {names})", value)
 
 

@@ -39,7 +39,7 @@ import pandas as pd
 
 from . import __version__
 from .encode import decode, reverse_complement
-from .errors import InputError
+from .errors import PrismInputError
 
 ACGT = np.frombuffer(b"ACGTN", dtype=np.uint8)
 _IUPAC = {
@@ -95,22 +95,22 @@ class SimConfig:
     target_prevalence: float = 0.25
 
     def validate(self) -> None:
-        """Raise InputError for a world that cannot be built."""
+        """Raise PrismInputError for a world that cannot be built."""
         if self.cells < 2:
-            raise InputError(f"--cells must be >= 2 (got {self.cells}): the reference "
+            raise PrismInputError(f"--cells must be >= 2 (got {self.cells}): the reference "
                              "score averages the other cells")
         if self.chroms < 1:
-            raise InputError(f"--chroms must be >= 1 (got {self.chroms})")
+            raise PrismInputError(f"--chroms must be >= 1 (got {self.chroms})")
         if self.genome_size < 50_000 * self.chroms:
-            raise InputError(f"--genome-size must be >= 50000 per chromosome "
+            raise PrismInputError(f"--genome-size must be >= 50000 per chromosome "
                              f"(got {self.genome_size} for {self.chroms} chromosomes)")
         if self.pairs < 10:
-            raise InputError(f"--pairs must be >= 10 (got {self.pairs})")
+            raise PrismInputError(f"--pairs must be >= 10 (got {self.pairs})")
         if self.max_distance < 2 * self.min_distance:
-            raise InputError(f"--max-distance must be >= {2 * self.min_distance} "
+            raise PrismInputError(f"--max-distance must be >= {2 * self.min_distance} "
                              f"(got {self.max_distance})")
         if self.seed < 0:
-            raise InputError(f"--seed must be >= 0 (got {self.seed})")
+            raise PrismInputError(f"--seed must be >= 0 (got {self.seed})")
 
 
 @dataclass
@@ -338,7 +338,7 @@ def place_elements(rng: np.random.Generator, cfg: SimConfig, chrom_names: list[s
     room = np.array([e - s for _, s, e in segments], float)
     n_e, n_p = _apportion(n_enh, room), _apportion(n_prom, room)
     rows = []
-    too_small = InputError(
+    too_small = PrismInputError(
         f"genome too small for --pairs {cfg.pairs} ({n_enh} enhancers, {n_prom} promoters "
         "needed); raise --genome-size or --max-distance, or lower --pairs")
     for (ci, s, e), ne, np_ in zip(segments, n_e, n_p):
@@ -513,7 +513,7 @@ def simulate(cfg: SimConfig, log: Callable[[str], None] | None = None) -> World:
     counts, sites = implant_motifs(rng_implant, cfg, seqs, elements, motifs)
     cand = make_candidates(cfg, elements)
     if len(cand) == 0:
-        raise InputError("no enhancer-promoter pair within --max-distance; raise it")
+        raise PrismInputError("no enhancer-promoter pair within --max-distance; raise it")
     say(f"candidates: {len(cand)} enhancer-promoter pairs within {cfg.max_distance} bp")
 
     compat = np.array([m.role == "compat" for m in motifs])
@@ -575,7 +575,7 @@ def simulate(cfg: SimConfig, log: Callable[[str], None] | None = None) -> World:
         cand_idx, cell_idx = cand_idx[keep], cell_idx[keep]
     for c in range(cfg.cells):
         if not np.any(cell_idx == c):
-            raise InputError(f"CELL{c} labels no pair; raise --pairs or --genome-size")
+            raise PrismInputError(f"CELL{c} labels no pair; raise --pairs or --genome-size")
 
     # bias of U: overall prevalence of the labelled rows = target_prevalence
     slope = cfg.distance_slope

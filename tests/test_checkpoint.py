@@ -13,7 +13,7 @@ import torch
 from prism_cli import inference
 from prism_cli.checkpoint import (load_checkpoint, load_train_state, read_meta,
                                   save_checkpoint, save_train_state)
-from prism_cli.errors import InputError
+from prism_cli.errors import PrismInputError
 from prism_cli.model import build_model
 
 from .test_model import tiny
@@ -94,11 +94,11 @@ def test_malicious_pickle_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     save_checkpoint(tmp_path / "m", _model(), {})
     (tmp_path / "m.safetensors").write_bytes(pickle.dumps(_Evil(marker)))
-    with pytest.raises(InputError, match="refusing"):
+    with pytest.raises(PrismInputError, match="refusing"):
         load_checkpoint(tmp_path / "m")
     # a torch.save'd (zip) full pickle of the model too
     torch.save(_model(), tmp_path / "m.safetensors")
-    with pytest.raises(InputError):
+    with pytest.raises(PrismInputError):
         load_checkpoint(tmp_path / "m.safetensors")
     assert not marker.exists()
 
@@ -124,7 +124,7 @@ def test_malicious_resume_state_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "last.state.pt"
     torch.save({"optimizer": _Evil(marker)}, path)
-    with pytest.raises(InputError, match="refusing"):
+    with pytest.raises(PrismInputError, match="refusing"):
         load_train_state(path)
     assert not marker.exists()
     save_train_state(path, {"optimizer": {"state": {}, "param_groups": []},
@@ -138,12 +138,12 @@ def test_bad_metadata_is_an_input_error(tmp_path):
     meta = json.loads((tmp_path / "m.json").read_text())
     meta["model_config"]["channels"] = 999                  # weights no longer fit
     (tmp_path / "m.json").write_text(json.dumps(meta))
-    with pytest.raises(InputError, match="does not match"):
+    with pytest.raises(PrismInputError, match="does not match"):
         load_checkpoint(tmp_path / "m")
     (tmp_path / "m.json").write_text("not json")
-    with pytest.raises(InputError, match="not JSON"):
+    with pytest.raises(PrismInputError, match="not JSON"):
         load_checkpoint(tmp_path / "m")
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(PrismInputError, match="not found"):
         load_checkpoint(tmp_path / "nothing")
 
 

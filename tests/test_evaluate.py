@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from prism_cli.cli import main
-from prism_cli.errors import InputError
+from prism_cli.errors import PrismInputError
 from prism_cli.evaluate import (balanced_aupr, best_f1_threshold, brier_score, confusion_at,
                                 evaluate_frame, group_metrics)
 from prism_cli.io.scored import read_scored_bedpe, write_scored_bedpe
@@ -127,7 +127,7 @@ def test_one_class_group_is_nan_not_a_crash(tmp_path):
 
 def test_missing_label_column_names_columns(tmp_path):
     df = read_scored_bedpe(scored_file(tmp_path)).drop(columns="label")
-    with pytest.raises(InputError, match=r"no label column 'label'; columns are: .*prob.*cell"):
+    with pytest.raises(PrismInputError, match=r"no label column 'label'; columns are: .*prob.*cell"):
         evaluate_frame(df)
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from prism_cli.cli import main
 from prism_cli.dataset import PairDataset
-from prism_cli.errors import InputError
+from prism_cli.errors import PrismInputError
 from prism_cli.features import ElementInputs, FeatureSpec, FeatureStage
 from prism_cli.features.table import lookup, read_feature_table
 from prism_cli.model import ModelConfig, build_model
@@ -48,11 +48,11 @@ def test_spec_parses_sources_and_rejects_unknown_ones(tmp_path):
     spec = FeatureSpec.parse(f"conv, jaspar,discover,table:{t}")
     assert spec.motifs == ("discover", "jaspar") and spec.conv and spec.table == str(t.resolve())
     assert FeatureSpec.from_dict(spec.to_dict()) == spec
-    with pytest.raises(InputError, match="unknown source 'motif'"):
+    with pytest.raises(PrismInputError, match="unknown source 'motif'"):
         FeatureSpec.parse("motif")
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(PrismInputError, match="not found"):
         FeatureSpec.parse(f"table:{tmp_path / 'missing.tsv'}")
-    with pytest.raises(InputError, match="at least one source"):
+    with pytest.raises(PrismInputError, match="at least one source"):
         FeatureSpec.parse(" , ")
 
 
@@ -82,25 +82,25 @@ def test_table_errors_name_the_file_line_and_problem(data, tmp_path):
     lines = path.read_text().splitlines()
     bad = lines[:5] + [lines[5].rsplit("\t", 1)[0] + "\tabc"] + lines[6:]
     (tmp_path / "bad.tsv").write_text("\n".join(bad) + "\n")
-    with pytest.raises(InputError, match=r"bad\.tsv:6: column 'f3': 'abc' is not a finite"):
+    with pytest.raises(PrismInputError, match=r"bad\.tsv:6: column 'f3': 'abc' is not a finite"):
         read_feature_table(tmp_path / "bad.tsv")
     (tmp_path / "nan.tsv").write_text("\n".join(lines[:3] + [lines[3].rsplit("\t", 1)[0]
                                                              + "\tnan"]) + "\n")
-    with pytest.raises(InputError, match=r"nan\.tsv:4: column 'f3'"):
+    with pytest.raises(PrismInputError, match=r"nan\.tsv:4: column 'f3'"):
         read_feature_table(tmp_path / "nan.tsv")
     (tmp_path / "hdr.tsv").write_text("chrom\tbegin\tend\tf\n")
-    with pytest.raises(InputError, match=r"hdr\.tsv:1: feature table header"):
+    with pytest.raises(PrismInputError, match=r"hdr\.tsv:1: feature table header"):
         read_feature_table(tmp_path / "hdr.tsv")
     (tmp_path / "dup.tsv").write_text("\n".join(lines[:3] + [lines[2]]) + "\n")
-    with pytest.raises(InputError, match=r"dup\.tsv:4: element .* appears twice"):
+    with pytest.raises(PrismInputError, match=r"dup\.tsv:4: element .* appears twice"):
         read_feature_table(tmp_path / "dup.tsv")
     # an element of the dataset that the table lacks
     (tmp_path / "short.tsv").write_text("\n".join(lines[:-1]) + "\n")
     table = read_feature_table(tmp_path / "short.tsv")
-    with pytest.raises(InputError, match=r"short\.tsv: no row for promoter chr\d+:\d+-\d+ "
+    with pytest.raises(PrismInputError, match=r"short\.tsv: no row for promoter chr\d+:\d+-\d+ "
                                          r"\(1 promoters missing\)"):
         lookup(table, ds.promoter_table(), "promoter")
-    with pytest.raises(InputError, match="lacks the model's column"):
+    with pytest.raises(PrismInputError, match="lacks the model's column"):
         read_feature_table(path, columns=["f1", "g7"])
 
 

@@ -6,7 +6,7 @@ import pysam
 import pytest
 
 from prism_cli.encode import decode
-from prism_cli.errors import InputError
+from prism_cli.errors import PrismInputError
 from prism_cli.io.bed import read_bed, read_bedpe
 from prism_cli.io.fasta import Genome
 
@@ -40,12 +40,12 @@ def test_fasta_bgzip_and_plain_gzip(tmp_path, tiny_fasta):
     assert decode(g.fetch_codes("chr1", 0, 12)[0]) == CHR1[:12].upper()
     plain = tmp_path / "g3.fa.gz"
     plain.write_bytes(gzip.compress(tiny_fasta.read_bytes()))
-    with pytest.raises(InputError, match="not bgzip"):
+    with pytest.raises(PrismInputError, match="not bgzip"):
         Genome(plain)
 
 
 def test_chr_prefix_hint(tiny_fasta):
-    with pytest.raises(InputError, match="add or strip the 'chr' prefix"):
+    with pytest.raises(PrismInputError, match="add or strip the 'chr' prefix"):
         Genome(tiny_fasta).check_chrom("1", "x.bed", 3)
 
 
@@ -126,7 +126,7 @@ def test_bad_bedpe_messages(tmp_path, tiny_fasta, monkeypatch, text, message, op
         kw["genome"] = Genome(tiny_fasta)
     if "label" in opts:
         kw.update(label_col="label", label_required=True)
-    with pytest.raises(InputError) as err:
+    with pytest.raises(PrismInputError) as err:
         read_bedpe("x.bedpe", **kw)
     assert err.value.message.startswith(message), err.value.message
     assert "\n" not in err.value.message

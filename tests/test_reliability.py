@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from prism_cli.checkpoint import save_checkpoint
 from prism_cli.cli import main
-from prism_cli.errors import InputError
+from prism_cli.errors import PrismInputError
 from prism_cli.io.atomic import OutputGroup, atomic_dir, check_writable, output_lock
 from prism_cli.io.fasta import Genome
 from prism_cli.model import ModelConfig, build_model
@@ -96,10 +96,10 @@ def data(tmp_path_factory):
 
 def test_split_chromosomes_must_exist_in_the_data():
     chroms = ["chr1", "chr2", "chr3", "chr4"]
-    with pytest.raises(InputError, match=r"--test-chroms: chromosome\(s\) chr9 not in the "
+    with pytest.raises(PrismInputError, match=r"--test-chroms: chromosome\(s\) chr9 not in the "
                                          r"dataset \(it has chr1,chr2,chr3,chr4\)"):
         splits.check_splits(chroms, ["chr3"], ["chr9"])
-    with pytest.raises(InputError, match="--val-chroms: chromosome"):
+    with pytest.raises(PrismInputError, match="--val-chroms: chromosome"):
         splits.check_splits(chroms, ["chrX", "chr3"], ["chr4"])
     splits.check_splits(chroms, ["chr3"], ["chr4"])  # all present: fine
 
@@ -107,7 +107,7 @@ def test_split_chromosomes_must_exist_in_the_data():
 def test_validation_needs_labelled_pairs_of_both_classes():
     split = np.array(["train", "val", "val", "test"], dtype=object)
     cells = np.array(["A", "A", "A", "A"], dtype=object)
-    with pytest.raises(InputError, match="validation needs both classes"):
+    with pytest.raises(PrismInputError, match="validation needs both classes"):
         splits.check_validation_pairs(split, np.array([1, 0, 0, 1]), cells, ["A"], ["chr3"])
     splits.check_validation_pairs(split, np.array([1, 0, 1, 1]), cells, ["A"], ["chr3"])
 
@@ -156,11 +156,11 @@ def test_force_never_replaces_the_working_or_home_directory(tmp_path, monkeypatc
     (ds / "manifest.json").write_text(json.dumps({"format": "prism-dataset"}))
     monkeypatch.chdir(ds)  # even a PRISM dataset, when it is where the user stands
     for out in (".", str(ds), str(tmp_path)):
-        with pytest.raises(InputError, match="working directory"):
+        with pytest.raises(PrismInputError, match="working directory"):
             check_writable(out, True, directory=True)
     monkeypatch.setenv("HOME", str(ds))
     monkeypatch.chdir(tmp_path.parent)
-    with pytest.raises(InputError, match="home or root directory"):
+    with pytest.raises(PrismInputError, match="home or root directory"):
         check_writable(ds, True, directory=True)
     res = run("simulate", "-o", ".", "--force")
     assert res.exit_code == 1 and "--force will not replace" in res.output
@@ -187,7 +187,7 @@ def test_force_replaces_prism_outputs_but_never_an_input(tmp_path):
     res = run(*cand, "-o", tmp_path / "ds", "--force")
     assert res.exit_code == 2 and "is a directory" in res.output
     assert (tmp_path / "ds" / "manifest.json").exists()
-    with pytest.raises(InputError, match="output is a folder"):
+    with pytest.raises(PrismInputError, match="output is a folder"):
         check_writable(tmp_path / "ds", True)
 
 
@@ -312,7 +312,7 @@ def test_stale_fai_is_refused_with_the_fix_when_not_writable(tmp_path, monkeypat
     else:
         fai.write_text("chrZ\t500\t6\t60\t61\n")
     monkeypatch.setattr(os, "access", lambda *a, **k: False)  # a read-only folder
-    with pytest.raises(InputError, match=r"samtools faidx .*g\.fa"):
+    with pytest.raises(PrismInputError, match=r"samtools faidx .*g\.fa"):
         Genome(fa)
 
 
@@ -421,7 +421,7 @@ def test_bedpe_and_sidecar_are_committed_together(tmp_path):
             group.open(b).write("{}\n")
             raise RuntimeError("killed before the commit")
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(InputError, match="appeared while this command ran"):
+    with pytest.raises(PrismInputError, match="appeared while this command ran"):
         with OutputGroup([a, b]) as group:
             group.open(a).write("rows\n")
             group.open(b).write("{}\n")
@@ -443,7 +443,7 @@ def test_output_lock_refuses_a_second_holder_and_cleans_stale_temporaries(tmp_pa
         assert holder.stdout.readline().strip() == "held"
         assert not (tmp_path / ".d.abcd1234.tmp").exists()
         assert (tmp_path / ".d.json.abcd1234.tmp").exists()  # not this output's
-        with pytest.raises(InputError, match="another prism process"):
+        with pytest.raises(PrismInputError, match="another prism process"):
             with atomic_dir(out):
                 pass
     finally:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prism_cli.errors import InputError
+from prism_cli.errors import PrismInputError
 from prism_cli.io.scored import (INTERACT_COLUMNS, SCORED_COLUMNS, read_scored_bedpe,
                                  write_scored_bedpe)
 
@@ -139,7 +139,7 @@ def test_refuses_overwrite_without_force(tmp_path):
     out = tmp_path / "s.bedpe"
     write_scored_bedpe(df, out)
     before = out.read_bytes()
-    with pytest.raises(InputError, match="--force"):
+    with pytest.raises(PrismInputError, match="--force"):
         write_scored_bedpe(df.assign(prob=0.5), out)
     assert out.read_bytes() == before
     write_scored_bedpe(df.assign(prob=0.5), out, force=True)
@@ -147,7 +147,7 @@ def test_refuses_overwrite_without_force(tmp_path):
     # an existing sidecar or interact file alone also blocks the write
     other = tmp_path / "t.bedpe"
     (tmp_path / "t.bedpe.json").write_text("{}")
-    with pytest.raises(InputError):
+    with pytest.raises(PrismInputError):
         write_scored_bedpe(df, other)
     assert not other.exists()
 
@@ -185,13 +185,13 @@ def test_reader_errors(tmp_path):
     lines[3] += "\textra"
     bad = tmp_path / "bad.bedpe"
     bad.write_text("\n".join(lines) + "\n")
-    with pytest.raises(InputError, match=r"bad\.bedpe:4: 17 fields"):
+    with pytest.raises(PrismInputError, match=r"bad\.bedpe:4: 17 fields"):
         read_scored_bedpe(bad)
     nohead = tmp_path / "nohead.bedpe"
     nohead.write_text("\n".join(lines[1:3]) + "\n")
-    with pytest.raises(InputError, match="header"):
+    with pytest.raises(PrismInputError, match="header"):
         read_scored_bedpe(nohead)
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(PrismInputError, match="no such file"):
         read_scored_bedpe(tmp_path / "missing.bedpe")
 
 

@@ -73,7 +73,7 @@ def _adapt(model_path, support, fasta, cell, registry, episodes, folds, label_co
     from pathlib import Path
 
     from ..adapt import adapt_cell
-    from ..errors import InputError
+    from ..errors import PrismInputError
     from ..features import model_inputs
     from ..io.fasta import Genome
     from ..registry import adapted_path, load_adapted, registry_dir, training_cells
@@ -83,10 +83,10 @@ def _adapt(model_path, support, fasta, cell, registry, episodes, folds, label_co
     cells = training_cells(meta)
     reg = registry_dir(model_path, registry)
     if cell in cells:
-        raise InputError(f"'{cell}' is a training cell of this model (it has a teacher "
+        raise PrismInputError(f"'{cell}' is a training cell of this model (it has a teacher "
                          "environment); register the new cell under another name")
     if load_adapted(reg, cell) is not None and not force:
-        raise InputError(f"cell '{cell}' is already registered ({adapted_path(reg, cell)}); "
+        raise PrismInputError(f"cell '{cell}' is already registered ({adapted_path(reg, cell)}); "
                          "use --force to replace it")
     genome = Genome(fasta)
     with tempfile.TemporaryDirectory(prefix="prism-adapt-") as tmp:

@@ -26,6 +26,8 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from ..errors import PrismInputError, as_click_errors
+
 STDIN = "<stdin>"  # how a '-' input is named in messages and provenance
 DEPRECATED_NOTE = "note: {old} is deprecated and will be removed in the next release; use {new}"
 
@@ -167,7 +169,8 @@ class Command(click.Command):
             raise click.UsageError("only one input can be read from standard input ('-'), "
                                    "not " + " and ".join(_spelling(p) for p in dashes),
                                    ctx=ctx)
-        return super().invoke(ctx)
+        with as_click_errors():
+            return super().invoke(ctx)
 
 
 def command(name: str, conflicts=(), requires=()):
@@ -225,7 +228,7 @@ def spooled_stdin(path, kind: str = "BEDPE"):
             shutil.copyfileobj(source, fh, 1 << 20)
         try:
             yield str(spool)
-        except click.ClickException as err:
+        except (click.ClickException, PrismInputError) as err:
             err.message = err.message.replace(str(spool), STDIN)
             raise
     finally:
@@ -382,7 +385,7 @@ class ModelPath(click.ParamType):
 
         try:
             return str(resolve_model(str(value)))
-        except click.ClickException as err:
+        except PrismInputError as err:
             self.fail(err.message, param, ctx)
 
 
@@ -455,7 +458,6 @@ def support_dataset(genome, support, meta: dict, root, cell: str, cell_col: str,
     ``score --support``): rows of ``cell`` when the support has a cell column; a cell
     column naming several cells but not ``cell`` is an error. ``name``: the support as
     messages call it."""
-    from ..errors import InputError
     from ..prepare import pairs_dataset
 
     ds = pairs_dataset(genome, support, meta, root, cell_col=cell_col, label_col=label_col,
@@ -463,6 +465,6 @@ def support_dataset(genome, support, meta: dict, root, cell: str, cell_col: str,
     if (ds.pairs["cell"] == cell).any():
         ds.pairs = ds.pairs[ds.pairs["cell"] == cell].reset_index(drop=True)
     elif ds.pairs["cell"].nunique() > 1:
-        raise InputError(f"the support has a '{cell_col}' column with several cells but "
+        raise PrismInputError(f"the support has a '{cell_col}' column with several cells but "
                          f"none named '{cell}'", name)
     return ds

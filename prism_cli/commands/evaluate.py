@@ -64,7 +64,7 @@ def command(pairs: str, label_col: str, score_col: str, by: str | None,
     require_files((pairs, None), (threshold_json, None))
     from rich.console import Console
 
-    from ..errors import InputError
+    from ..errors import PrismInputError
     from ..evaluate import evaluate_frame, load_thresholds, plot_curves, sidecar_thresholds
     from ..evaluate import table_tsv
     from ..io.atomic import atomic_file, check_writable
@@ -75,7 +75,7 @@ def command(pairs: str, label_col: str, score_col: str, by: str | None,
     outputs = [Path(p) for p in (out, plot) if p is not None and p != "-"]
     for p in outputs:
         if pairs != "-" and p.resolve() == Path(pairs).resolve():
-            raise InputError("output would replace the input", str(p))
+            raise PrismInputError("output would replace the input", str(p))
         check_writable(p, force, inputs=(pairs, threshold_json))
 
     with spooled_stdin(pairs, "scored BEDPE") as scored_file:

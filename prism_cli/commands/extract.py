@@ -60,7 +60,7 @@ def command(fasta, pairs, enhancers, promoters, max_distance, cells, cell, cell_
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
 
-    from ..errors import InputError
+    from ..errors import PrismInputError
     from ..extract import WindowSpec, extract
     from ..io.atomic import atomic_dir, check_writable
     from ..io.fasta import Genome
@@ -85,7 +85,7 @@ def command(fasta, pairs, enhancers, promoters, max_distance, cells, cell, cell_
             with open(pairs_file, "w") as fh:
                 n = write_candidates(enh, prom, max_distance, fh, genome)
             if n == 0:
-                raise InputError(f"no enhancer-promoter pairs within {max_distance} bp",
+                raise PrismInputError(f"no enhancer-promoter pairs within {max_distance} bp",
                                  enh)
             source = {"enhancers": display_name(enhancers),
                       "promoters": display_name(promoters), "max_distance": max_distance}

@@ -47,7 +47,7 @@ def command(model_path, data, chroms, n_motifs, steps, n_pairs, no_jaspar, seed,
       prism motifs -m run/ -o run_motifs/
       prism motifs -d data/ --chroms chr1,chr2 -o data_motifs/
     """
-    from ..errors import InputError
+    from ..errors import PrismInputError
     from ..motif_report import dataset_motifs, model_motifs, write_report
 
     if model_path is None and data is None:
@@ -64,10 +64,10 @@ def command(model_path, data, chroms, n_motifs, steps, n_pairs, no_jaspar, seed,
     else:
         table, motifs = dataset_motifs(data, chrom_list, n_motifs, steps, seed, device)
     if not motifs and model_path is not None:
-        raise InputError("the model reads no motifs (its features are a table or conv "
+        raise PrismInputError("the model reads no motifs (its features are a table or conv "
                          "towers only)", model_path)
     if not motifs:
-        raise InputError("no motif enriched over dinucleotide-shuffled sequence was found "
+        raise PrismInputError("no motif enriched over dinucleotide-shuffled sequence was found "
                          "in the dataset's elements (try more --steps or more elements)",
                          data)
     if quiet:  # the table printed at the end is also motifs.tsv

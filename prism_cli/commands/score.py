@@ -380,7 +380,7 @@ def _check_support(path, genome, cell: str, cell_col: str, label_col: str) -> No
     The support-size limits are checked with the model (as `prism adapt` checks them)."""
     import numpy as np
 
-    from ..errors import InputError
+    from ..errors import PrismInputError
     from ..io.bed import BEDPE, TableReader
 
     counts: dict[str, np.ndarray] = {}  # cell -> [negatives, positives]
@@ -396,14 +396,14 @@ def _check_support(path, genome, cell: str, cell_col: str, label_col: str) -> No
     if cell in counts:
         neg, pos = counts[cell]
     elif len(counts) > 1:
-        raise InputError(f"the support has a '{cell_col}' column with several cells but "
+        raise PrismInputError(f"the support has a '{cell_col}' column with several cells but "
                          f"none named '{cell}'", str(path))
     else:
         neg, pos = next(iter(counts.values()))
     if pos == 0 or neg == 0:
         have = "no labelled pairs" if pos + neg == 0 else (
             "only positives" if pos else "only negatives")
-        raise InputError(f"the support set has {have} ({pos} positive, {neg} negative); "
+        raise PrismInputError(f"the support set has {have} ({pos} positive, {neg} negative); "
                          "--support needs labelled pairs of both classes", str(path))
 
 
@@ -425,7 +425,7 @@ def _check_cells(pairs, genome, meta: dict, model_path, reg, cell, zero_shot: bo
     import numpy as np
     import pandas as pd
 
-    from ..errors import InputError
+    from ..errors import PrismInputError
     from ..io.bed import BEDPE, TableReader
     from ..registry import is_known_cell, load_adapted, training_cells, unknown_cell
     from .common import model_checksum
@@ -451,7 +451,7 @@ def _check_cells(pairs, genome, meta: dict, model_path, reg, cell, zero_shot: bo
                 first_line[name] = int(chunk["_line"].iat[int(np.argmax(col == name))])
     summary.cells = list(first_line) if has_cells else ["."]
     if support and arch == "crossattn":
-        raise InputError("--support needs a PRISM model (a crossattn model has no cell "
+        raise PrismInputError("--support needs a PRISM model (a crossattn model has no cell "
                          "environment)", str(model_path))
     if zero_shot or arch == "crossattn":  # no environment: cells do not enter the scores
         summary.overridden = zero_shot and bool(set(first_line) - {"."})
@@ -462,14 +462,14 @@ def _check_cells(pairs, genome, meta: dict, model_path, reg, cell, zero_shot: bo
     if cell:
         names = {cell: None}
     elif not has_cells:
-        raise InputError(f"no '{cell_col}' column and no --cell: give -c CELL (training cells "
+        raise PrismInputError(f"no '{cell_col}' column and no --cell: give -c CELL (training cells "
                          f"{', '.join(training) or 'none'}) or --zero-shot", str(pairs))
     else:
         names = first_line
     checksum = None
     for name, line in names.items():
         if name == ".":
-            raise InputError(f"no cell for this pair ('.' in column '{cell_col}'): give -c "
+            raise PrismInputError(f"no cell for this pair ('.' in column '{cell_col}'): give -c "
                              "CELL or --zero-shot", str(pairs), line)
         if not is_known_cell(name, training, reg):
             raise unknown_cell(name, training, reg, str(pairs) if line else None, line)
@@ -479,11 +479,11 @@ def _check_cells(pairs, genome, meta: dict, model_path, reg, cell, zero_shot: bo
         pi = record.get("pi")
         if not isinstance(pi, list) or not pi or not all(
                 isinstance(x, (int, float)) and math.isfinite(x) for x in pi):
-            raise InputError(f"adapted cell '{name}' has no finite environment 'pi'; re-run "
+            raise PrismInputError(f"adapted cell '{name}' has no finite environment 'pi'; re-run "
                              "`prism adapt`", str(reg / f"{name}.json"))
         checksum = checksum or model_checksum(model_path)
         if record.get("model_checksum") not in (None, checksum):
-            raise InputError(f"adapted cell '{name}' was registered with another model "
+            raise PrismInputError(f"adapted cell '{name}' was registered with another model "
                              f"(checksum {str(record['model_checksum'])[:12]}, this model "
                              f"{checksum[:12]}); re-run `prism adapt` with this model",
                              str(reg / f"{name}.json"))

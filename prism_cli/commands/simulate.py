@@ -41,7 +41,7 @@ def command(out, seed, n_cells, n_chroms, genome_size, n_pairs, max_distance, fo
     """
     from rich.console import Console
 
-    from ..errors import InputError
+    from ..errors import PrismInputError
     from ..io.atomic import check_writable
     from ..sim_references import cross_cell_note
     from ..simulate import SimConfig, reference_scores, simulate, write_world
@@ -51,7 +51,7 @@ def command(out, seed, n_cells, n_chroms, genome_size, n_pairs, max_distance, fo
                     pairs=n_pairs, max_distance=max_distance)
     try:
         cfg.validate()
-    except InputError as err:  # the library names the options' old spellings
+    except PrismInputError as err:  # the library names the options' old spellings
         for old, new in (("--cells ", "--n-cells "), ("--chroms ", "--n-chroms "),
                          ("--pairs ", "--n-pairs ")):
             err.message = err.message.replace(old, new)

@@ -66,7 +66,7 @@ def command(data, cells, val_cells, val_chroms, test_chroms, element_features, a
     """
     import json
 
-    from ..errors import InputError
+    from ..errors import PrismInputError
     from ..train.loop import TrainRequest, run_training
 
     model_over, train_over = {}, {}
@@ -74,9 +74,9 @@ def command(data, cells, val_cells, val_chroms, test_chroms, element_features, a
         try:
             conf = json.loads(open(config_file).read())
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise InputError(f"not a JSON config ({err})", config_file) from None
+            raise PrismInputError(f"not a JSON config ({err})", config_file) from None
         if not isinstance(conf, dict) or set(conf) - {"model", "train"}:
-            raise InputError('config must be a JSON object with keys "model" and/or "train"',
+            raise PrismInputError('config must be a JSON object with keys "model" and/or "train"',
                              config_file)
         model_over.update(conf.get("model", {}))
         train_over.update(conf.get("train", {}))

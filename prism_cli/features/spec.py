@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import PrismInputError
 
 MOTIF_SOURCES = ("discover", "jaspar")
 DEFAULT = "discover"
@@ -34,7 +34,7 @@ class FeatureSpec:
         motifs, table, conv = set(), None, False
         items = [t.strip() for t in text.split(",") if t.strip()]
         if not items:
-            raise InputError(f"--element-features {text!r}: name at least one source "
+            raise PrismInputError(f"--element-features {text!r}: name at least one source "
                              "(discover, jaspar, table:PATH, conv)")
         for item in items:
             if item in MOTIF_SOURCES:
@@ -43,13 +43,13 @@ class FeatureSpec:
                 conv = True
             elif item.startswith("table:") and item[6:]:
                 if table is not None:
-                    raise InputError("--element-features: only one table:PATH")
+                    raise PrismInputError("--element-features: only one table:PATH")
                 path = Path(item[6:])
                 if not path.is_file():
-                    raise InputError("feature table not found", str(path))
+                    raise PrismInputError("feature table not found", str(path))
                 table = str(path.resolve())
             else:
-                raise InputError(f"--element-features: unknown source {item!r} (choose from "
+                raise PrismInputError(f"--element-features: unknown source {item!r} (choose from "
                                  "discover, jaspar, table:PATH, conv)")
         return cls(tuple(s for s in MOTIF_SOURCES if s in motifs), table, conv)
 

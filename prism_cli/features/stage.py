@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..encode import N_CODE
-from ..errors import InputError
+from ..errors import PrismInputError
 from .inputs import ElementInputs
 from .spec import FeatureSpec
 from .table import lookup, read_feature_table
@@ -69,7 +69,7 @@ def _pooled_codes(ds, element_ids: dict, max_elements: int, seed: int) -> np.nda
             block[:, :arr.shape[1]] = arr[np.sort(ids)]
             out.append(block)
     if not out:
-        raise InputError("no training elements to learn motifs from")
+        raise PrismInputError("no training elements to learn motifs from")
     return np.concatenate(out)
 
 
@@ -133,7 +133,7 @@ class FeatureStage:
                                              steps=settings.steps, seed=settings.seed,
                                              device=device)
                     if not motifs:
-                        raise InputError(
+                        raise PrismInputError(
                             f"motif discovery found no motif enriched over shuffled sequence "
                             f"in {len(codes)} training elements; train longer "
                             f'(train config "discover_steps"), or choose other features '
@@ -226,7 +226,7 @@ class FeatureStage:
         if table is not None:
             spec = FeatureSpec(spec.motifs, str(Path(table).resolve()), spec.conv)
         if spec.table and not Path(spec.table).is_file():
-            raise InputError("the model reads a feature table that is not there; give its "
+            raise PrismInputError("the model reads a feature table that is not there; give its "
                              "new place with --feature-table", spec.table)
         scanners = []
         if state.get("scanners"):

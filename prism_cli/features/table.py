@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import PrismInputError
 
 KEY = ["chrom", "start", "end"]
 IGNORED = {"name", "strand"}
@@ -44,24 +44,24 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> Fe
         with open(path) as fh:
             header = fh.readline().rstrip("\n\r")
     except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read feature table ({err})", path) from None
+        raise PrismInputError(f"cannot read feature table ({err})", path) from None
     names = header.lstrip("#").split("\t")
     if [n.strip() for n in names[:3]] != KEY:
-        raise InputError("feature table header must start with chrom, start, end "
+        raise PrismInputError("feature table header must start with chrom, start, end "
                          f"(got {'  '.join(names[:3])!r})", path, 1)
     names = [n.strip() for n in names]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
-        raise InputError(f"duplicate column(s) {', '.join(dup)}", path, 1)
+        raise PrismInputError(f"duplicate column(s) {', '.join(dup)}", path, 1)
     feats = [n for n in names[3:] if n not in IGNORED]
     if not feats:
-        raise InputError("feature table has no feature column after chrom, start, end",
+        raise PrismInputError("feature table has no feature column after chrom, start, end",
                          path, 1)
     try:
         raw = pd.read_csv(path, sep="\t", skiprows=1, header=None, names=names, dtype=str,
                           keep_default_na=False, comment=None, engine="c")
     except pd.errors.ParserError as err:
-        raise InputError(f"malformed feature table ({str(err).strip().splitlines()[-1]})",
+        raise PrismInputError(f"malformed feature table ({str(err).strip().splitlines()[-1]})",
                          path) from None
     line = np.arange(len(raw)) + 2
     for col in ("start", "end"):
@@ -69,18 +69,18 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> Fe
         bad = v.isna().to_numpy() | (v.to_numpy() % 1 != 0) | (v.to_numpy() < 0)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{col} {raw[col].iloc[i]!r} is not a non-negative integer",
+            raise PrismInputError(f"{col} {raw[col].iloc[i]!r} is not a non-negative integer",
                              path, int(line[i]))
         raw[col] = v.astype(np.int64)
     inverted = (raw["end"] <= raw["start"]).to_numpy()
     if inverted.any():
         i = int(np.flatnonzero(inverted)[0])
-        raise InputError(f"end ({raw['end'].iloc[i]}) <= start ({raw['start'].iloc[i]})",
+        raise PrismInputError(f"end ({raw['end'].iloc[i]}) <= start ({raw['start'].iloc[i]})",
                          path, int(line[i]))
     if columns is not None:
         missing = [c for c in columns if c not in feats]
         if missing:
-            raise InputError(f"feature table lacks the model's column(s) "
+            raise PrismInputError(f"feature table lacks the model's column(s) "
                              f"{', '.join(missing[:5])}", path, 1)
         feats = list(columns)
     values = np.empty((len(raw), len(feats)), dtype=np.float32)
@@ -89,14 +89,14 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> Fe
         bad = ~np.isfinite(v)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"column {col!r}: {raw[col].iloc[i]!r} is not a finite number",
+            raise PrismInputError(f"column {col!r}: {raw[col].iloc[i]!r} is not a finite number",
                              path, int(line[i]))
         values[:, j] = v
     keys = raw[KEY].reset_index(drop=True)
     dup = keys.duplicated().to_numpy()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
-        raise InputError(f"element {keys['chrom'].iloc[i]}:{keys['start'].iloc[i]}-"
+        raise PrismInputError(f"element {keys['chrom'].iloc[i]}:{keys['start'].iloc[i]}-"
                          f"{keys['end'].iloc[i]} appears twice", path, int(line[i]))
     return FeatureTable(path, feats, keys, values)
 
@@ -114,7 +114,7 @@ def lookup(table: FeatureTable, elements: pd.DataFrame, role: str) -> np.ndarray
     if (pos < 0).any():
         miss = np.flatnonzero(pos < 0)
         e = elements.iloc[int(miss[0])]
-        raise InputError(f"no row for {role} {e['chrom']}:{int(e['start'])}-{int(e['end'])}"
+        raise PrismInputError(f"no row for {role} {e['chrom']}:{int(e['start'])}-{int(e['end'])}"
                          f" ({len(miss)} {role}s missing); the table must list every "
                          "element of the pairs", table.path)
     return table.values[pos]

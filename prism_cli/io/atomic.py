@@ -32,7 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import PrismInputError
 
 BGZF_SUFFIXES = (".gz", ".bgz")
 _HELD: dict[str, int] = {}  # locks this process holds (re-entrant), by output path
@@ -103,9 +103,9 @@ def check_writable(path: str | Path, force: bool, directory: bool = False,
         inp = Path(inp)
         with contextlib.suppress(OSError):
             if path.exists() and inp.exists() and path.samefile(inp):
-                raise InputError("output would replace the input", str(path))
+                raise PrismInputError("output would replace the input", str(path))
             if directory and path.is_dir() and path.resolve() in inp.resolve().parents:
-                raise InputError(f"the output folder holds the input {inp}; choose another "
+                raise PrismInputError(f"the output folder holds the input {inp}; choose another "
                                  "output", str(path))
     if not (path.exists() or path.is_symlink()):
         return path
@@ -113,19 +113,19 @@ def check_writable(path: str | Path, force: bool, directory: bool = False,
         if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
             return path  # an empty folder holds nothing to lose
         if not force:
-            raise InputError(f"output exists; {advice}", str(path))
+            raise PrismInputError(f"output exists; {advice}", str(path))
         why = _protected(path)
         if why is None and prism_output_kind(path) is None:
             why = ("it is not a folder PRISM wrote (no PRISM manifest, params.json or "
                    "config.json in it)")
         if why:
-            raise InputError(f"--force will not replace this: {why}; remove it yourself or "
+            raise PrismInputError(f"--force will not replace this: {why}; remove it yourself or "
                              "choose another output", str(path))
         return path
     if path.is_dir():
-        raise InputError("output is a folder; give a file name", str(path))
+        raise PrismInputError("output is a folder; give a file name", str(path))
     if not force:
-        raise InputError("output exists; use --force to overwrite it", str(path))
+        raise PrismInputError("output exists; use --force to overwrite it", str(path))
     return path
 
 
@@ -192,13 +192,13 @@ def output_lock(path: str | Path, also=()):
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as err:
-            raise InputError(f"cannot write in the output's folder ({err.strerror})",
+            raise PrismInputError(f"cannot write in the output's folder ({err.strerror})",
                              str(path)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise InputError("another prism process is writing this output now (lock "
+            raise PrismInputError("another prism process is writing this output now (lock "
                              f"{lock.name}); wait for it to finish or choose another output",
                              str(path)) from None
         except OSError:  # a file system without locks: go on unlocked
@@ -318,7 +318,7 @@ class OutputGroup:
         if not self.force:  # the existence check, repeated under the lock
             for path in self._tmp:
                 if path.exists():
-                    raise InputError("output appeared while this command ran; use --force "
+                    raise PrismInputError("output appeared while this command ran; use --force "
                                      "to overwrite it", str(path))
         order = [p for p in self._tmp if p != self.paths[0]]
         order += [p for p in self._tmp if p == self.paths[0]]

@@ -7,7 +7,7 @@
   ``label``). Without such a line extra columns are called ``col11``, ``col12``, ...
 * ``.`` means missing. ``.gz`` input (gzip or bgzip) is read transparently.
 
-Errors are one line, ``file:line: problem`` (:class:`prism_cli.errors.InputError`).
+Errors are one line, ``file:line: problem`` (:class:`prism_cli.errors.PrismInputError`).
 Reading is streamed in chunks of rows, so memory stays bounded for any file size.
 
 Speed: lines are found and classified with numpy on blocks of bytes, each chunk is parsed by
@@ -29,7 +29,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import PrismInputError
 
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
 BEDPE_COLUMNS = ["chrom1", "start1", "end1", "chrom2", "start2", "end2",
@@ -171,7 +171,7 @@ class TableReader:
         self.required, self.label_col = list(required), label_col
         self.label_required, self.chunk_rows = label_required, chunk_rows
         if not self.path.exists():
-            raise InputError(f"{spec.kind} file not found", self.name)
+            raise PrismInputError(f"{spec.kind} file not found", self.name)
         self.columns: list[str] | None = None
         self.rows = 0
         self.bytes_total = self.path.stat().st_size
@@ -183,7 +183,7 @@ class TableReader:
         try:
             yield from self._chunks(raw, stream)
         except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
-            raise InputError(f"cannot read {self.spec.kind} file ({err})", self.name) from None
+            raise PrismInputError(f"cannot read {self.spec.kind} file ({err})", self.name) from None
         finally:
             stream.close()
             raw.close()
@@ -217,7 +217,7 @@ class TableReader:
             # blocks of about BLOCK_BYTES with the carry; more when a chunk needs more
             want = max(BLOCK_BYTES - len(carry), len(carry))
         if self.columns is None:
-            raise InputError(f"empty {self.spec.kind} file (no data lines)", self.name)
+            raise PrismInputError(f"empty {self.spec.kind} file (no data lines)", self.name)
 
     def _prelude(self, lines: _Lines, data_rows, header, base) -> list[str] | None:
         """Header line and column names, from the lines up to the first data line."""
@@ -231,12 +231,12 @@ class TableReader:
         text, lineno = lines.text(first), base + first + 1
         n_fields = text.count("\t") + 1
         if n_fields < self.spec.min_columns:
-            raise InputError(
+            raise PrismInputError(
                 f"{n_fields} column(s); {self.spec.kind} needs at least "
                 f"{self.spec.min_columns} tab-separated columns"
                 + (" (is it space-separated?)" if " " in text else ""), self.name, lineno)
         if self.spec.kind == "BEDPE" and n_fields == 9:
-            raise InputError("9 columns: BEDPE has strand1 and strand2 together "
+            raise PrismInputError("9 columns: BEDPE has strand1 and strand2 together "
                              "(columns 9 and 10), or neither", self.name, lineno)
         self.columns = _column_names(header, n_fields, self.spec)
         self._check_required()
@@ -248,7 +248,7 @@ class TableReader:
             if col not in self.columns:
                 extra = self.columns[len(self.spec.standard):]
                 have = ", ".join(extra) if extra else "none"
-                raise InputError(
+                raise PrismInputError(
                     f"missing required column '{col}' (extra columns found: {have}; name "
                     f"them in a '#' header line)", self.name)
 
@@ -275,7 +275,7 @@ class TableReader:
         wrong = np.flatnonzero(lines.n_tabs[rows] != n - 1)
         if len(wrong):
             i = int(wrong[0])
-            raise InputError(f"{int(lines.n_tabs[rows[i]]) + 1} columns where earlier lines "
+            raise PrismInputError(f"{int(lines.n_tabs[rows[i]]) + 1} columns where earlier lines "
                              f"have {n}", self.name, int(lineno[i]))
         data = lines.join(rows)
         coords = [k for k, c in enumerate(self.columns[:len(self.spec.standard)])
@@ -296,7 +296,7 @@ class TableReader:
                 inv = (df[start_c] > df[end_c]).to_numpy()
                 if inv.any():
                     i = int(np.flatnonzero(inv)[0])
-                    raise InputError(f"{start_c} ({df[start_c].iat[i]}) > {end_c} "
+                    raise PrismInputError(f"{start_c} ({df[start_c].iat[i]}) > {end_c} "
                                      f"({df[end_c].iat[i]})", self.name, int(lineno[i]))
             if self.genome is not None:
                 self._check_genome(df, chrom_c, end_c, lineno)
@@ -306,7 +306,7 @@ class TableReader:
                 bad = ~np.isin(values.astype(str), ("+", "-", "."))[codes]
                 if bad.any():
                     i = int(np.flatnonzero(bad)[0])
-                    raise InputError(f"{c} must be +, - or '.', got '{values[codes[i]]}'",
+                    raise PrismInputError(f"{c} must be +, - or '.', got '{values[codes[i]]}'",
                                      self.name, int(lineno[i]))
         if self.label_col is not None and self.label_col in df:
             df[self.label_col] = self._labels(df[self.label_col], lineno)
@@ -320,11 +320,11 @@ class TableReader:
             i = int(np.flatnonzero(~ok)[0])
             bad = col[i]
             what = "negative" if bad.startswith("-") and bad[1:].isdigit() else "non-integer"
-            raise InputError(f"{name} is {what} ('{bad}')", self.name, int(lineno[i]))
+            raise PrismInputError(f"{name} is {what} ('{bad}')", self.name, int(lineno[i]))
         big = np.flatnonzero(np.char.str_len(np.char.lstrip(col, "0")) > 18)
         for i in big.tolist():
             if int(col[i]) >= 1 << 63:
-                raise InputError(f"{name} is too large ('{col[i]}')", self.name,
+                raise PrismInputError(f"{name} is too large ('{col[i]}')", self.name,
                                  int(lineno[i]))
         return col.astype(np.int64)
 
@@ -339,7 +339,7 @@ class TableReader:
         past = df[end_c].to_numpy() > limit
         if past.any():
             i = int(np.flatnonzero(past)[0])
-            raise InputError(f"{end_c} ({df[end_c].iat[i]}) is past the end of "
+            raise PrismInputError(f"{end_c} ({df[end_c].iat[i]}) is past the end of "
                              f"{chroms[codes[i]]} ({limit[i]} bp in the FASTA)", self.name,
                              int(lineno[i]))
 
@@ -351,7 +351,7 @@ class TableReader:
         bad = (out == -2) | ((out == -1) & self.label_required)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{self.label_col} must be 0 or 1, got '{values[codes[i]]}'",
+            raise PrismInputError(f"{self.label_col} must be 0 or 1, got '{values[codes[i]]}'",
                              self.name, int(lineno[i]))
         return out
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..encode import N_CODE, encode_bytes_into
-from ..errors import InputError
+from ..errors import PrismInputError
 
 
 def _is_plain_gzip(path: Path) -> bool:
@@ -203,7 +203,7 @@ def _check_index(path: Path, bgzf: bool) -> None:
         return
     fai, gzi = Path(str(path) + ".fai"), Path(str(path) + ".gzi")
     if not os.access(path.parent, os.W_OK):
-        raise InputError(f"{problem}: it would read the wrong bases; rebuild it with "
+        raise PrismInputError(f"{problem}: it would read the wrong bases; rebuild it with "
                          f"`samtools faidx {path}` (or delete {fai}"
                          + (f" and {gzi}" if bgzf else "") + ")", str(path))
     for p in (fai, gzi) if bgzf else (fai,):
@@ -233,9 +233,9 @@ class Genome:
 
         self.path = Path(path)
         if not self.path.exists():
-            raise InputError("FASTA file not found", str(path))
+            raise PrismInputError("FASTA file not found", str(path))
         if _is_plain_gzip(self.path):
-            raise InputError(
+            raise PrismInputError(
                 "gzip-compressed FASTA is not bgzip; recompress it with "
                 "`gunzip -c FILE | bgzip > FILE.gz` (or give the plain FASTA)",
                 str(path),
@@ -244,11 +244,11 @@ class Genome:
         try:
             self._fa = pysam.FastaFile(str(self.path))
         except (OSError, ValueError) as err:
-            raise InputError(f"cannot open FASTA ({err}); is it a FASTA file and is its folder "
+            raise PrismInputError(f"cannot open FASTA ({err}); is it a FASTA file and is its folder "
                              "writable for the index?", str(path)) from None
         self.lengths: dict[str, int] = dict(zip(self._fa.references, self._fa.lengths))
         if not self.lengths:
-            raise InputError("FASTA has no sequences", str(path))
+            raise PrismInputError("FASTA has no sequences", str(path))
 
     def fai_md5(self) -> str:
         """md5 of the ``.fai`` index: names, lengths and offsets identify the genome cheaply."""
@@ -256,7 +256,7 @@ class Genome:
         return hashlib.md5(fai.read_bytes()).hexdigest() if fai.exists() else ""
 
     def check_chrom(self, chrom: str, path: str, line: int) -> int:
-        """Length of ``chrom``, or an InputError naming ``path:line`` (with a chr-prefix hint)."""
+        """Length of ``chrom``, or an PrismInputError naming ``path:line`` (with a chr-prefix hint)."""
         length = self.lengths.get(chrom)
         if length is not None:
             return length
@@ -264,7 +264,7 @@ class Genome:
         alt = chrom[3:] if chrom.startswith("chr") else "chr" + chrom
         if alt in self.lengths:
             hint = f" (the FASTA names it '{alt}': add or strip the 'chr' prefix)"
-        raise InputError(f"chromosome '{chrom}' is not in the FASTA {self.path.name}{hint}",
+        raise PrismInputError(f"chromosome '{chrom}' is not in the FASTA {self.path.name}{hint}",
                          path, line)
 
     def fetch(self, chrom: str, start: int, end: int) -> str:

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import PrismInputError
 from .atomic import OutputGroup, check_writable
 from .bed import chrom_sort_key as _bed_chrom_sort_key
 
@@ -544,7 +544,7 @@ def read_header(path: str | Path) -> tuple[list[str], int]:
     """Column names from the last ``#`` line before the data, and the number of such lines."""
     path = Path(path)
     if not path.exists():
-        raise InputError("no such file", str(path))
+        raise PrismInputError("no such file", str(path))
     names, n_header = None, 0
     with _open_binary(path) as raw, io.TextIOWrapper(raw, errors="replace") as fh:
         for line in fh:
@@ -554,7 +554,7 @@ def read_header(path: str | Path) -> tuple[list[str], int]:
             if not line.startswith("##"):
                 names = line[1:].rstrip("\r\n").split("\t")
     if names is None:
-        raise InputError("no '#' header line naming the columns (is this a scored BEDPE "
+        raise PrismInputError("no '#' header line naming the columns (is this a scored BEDPE "
                          "written by `prism score`?)", str(path))
     return names, n_header
 
@@ -565,7 +565,7 @@ def read_scored_bedpe(path: str | Path) -> pd.DataFrame:
     '.' reads as missing; floats are parsed exactly (every float64 reads back bit-equal);
     chromosome, name, strand and cell columns stay text. ``df.attrs`` holds ``path`` and
     ``first_data_line`` (1-based file line of row 0), so callers can cite ``file:line``.
-    Raises InputError for a missing file, a missing header or a row with the wrong number
+    Raises PrismInputError for a missing file, a missing header or a row with the wrong number
     of fields.
     """
     path = Path(path)
@@ -577,8 +577,8 @@ def read_scored_bedpe(path: str | Path) -> pd.DataFrame:
             n_fields = raw.count(b"\t") + 1
             if n_fields != len(names):
                 if not raw.strip():
-                    raise InputError("empty line", str(path), lineno)
-                raise InputError(f"{n_fields} fields, the header names {len(names)}",
+                    raise PrismInputError("empty line", str(path), lineno)
+                raise PrismInputError(f"{n_fields} fields, the header names {len(names)}",
                                  str(path), lineno)
     dtypes = {c: str for c in TEXT_COLUMNS if c in names}
     exact = {} if _PANDAS_MAJOR >= 3 else {"float_precision": "round_trip"}
@@ -591,7 +591,7 @@ def read_scored_bedpe(path: str | Path) -> pd.DataFrame:
     for c in COORD_COLUMNS + ["score"]:
         if c in df.columns and len(df) and not pd.api.types.is_integer_dtype(df[c].dtype):
             bad = _first_non_integer(df[c])
-            raise InputError(f"{c} must be an integer, got {df[c].iloc[bad]!r}",
+            raise PrismInputError(f"{c} must be an integer, got {df[c].iloc[bad]!r}",
                              str(path), n_header + 1 + bad)
     df.attrs["path"] = str(path)
     df.attrs["first_data_line"] = n_header + 1
@@ -618,9 +618,9 @@ def read_sidecar(path: str | Path) -> dict | None:
         with open(sidecar) as fh:
             meta = json.load(fh)
     except json.JSONDecodeError as err:
-        raise InputError(f"not valid JSON ({err.msg})", str(sidecar), err.lineno) from None
+        raise PrismInputError(f"not valid JSON ({err.msg})", str(sidecar), err.lineno) from None
     except (UnicodeDecodeError, IsADirectoryError):
-        raise InputError("not a JSON text file", str(sidecar)) from None
+        raise PrismInputError("not a JSON text file", str(sidecar)) from None
     if not isinstance(meta, dict):
-        raise InputError("expected a JSON object", str(sidecar))
+        raise PrismInputError("expected a JSON object", str(sidecar))
     return meta

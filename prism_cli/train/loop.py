@@ -31,7 +31,7 @@ import torch
 
 from .. import __version__
 from ..checkpoint import load_train_state, read_meta, save_checkpoint, save_train_state
-from ..errors import InputError
+from ..errors import PrismInputError
 from ..model import ModelConfig, build_model
 from . import splits as splits_mod
 from .config import TrainConfig
@@ -98,20 +98,20 @@ def _barrier(world: int) -> None:
 def _resolve_cells(pairs, requested, val_cells) -> tuple[list[str], list[str]]:
     present = sorted(set(pairs["cell"][pairs["label"] >= 0]) - {"."})
     if not present:
-        raise InputError("the dataset has no labelled pairs with a cell name")
+        raise PrismInputError("the dataset has no labelled pairs with a cell name")
     val_cells = list(val_cells or [])
     if requested is not None and not requested:  # --cells "" or ",": not "all cells"
-        raise InputError(f"--cells names no cell (cells: {','.join(present)})")
+        raise PrismInputError(f"--cells names no cell (cells: {','.join(present)})")
     cells = requested if requested else [c for c in present if c not in val_cells]
     for c in list(cells) + val_cells:
         if c not in present:
-            raise InputError(f"cell {c!r} has no labelled pairs in the dataset "
+            raise PrismInputError(f"cell {c!r} has no labelled pairs in the dataset "
                              f"(cells: {','.join(present)})")
     both = set(cells) & set(val_cells)
     if both:
-        raise InputError(f"cells in both --cells and --val-cells: {','.join(sorted(both))}")
+        raise PrismInputError(f"cells in both --cells and --val-cells: {','.join(sorted(both))}")
     if not cells:
-        raise InputError("no training cell left")
+        raise PrismInputError("no training cell left")
     return list(cells), val_cells
 
 
@@ -152,7 +152,7 @@ RUN_EXISTS = "use --force to overwrite it or --resume to continue it"
 def _prepare_run_dir(out: Path, resume: bool, force: bool) -> None:
     if resume:
         if not (out / "last.json").exists():
-            raise InputError("nothing to resume: no last checkpoint in the run directory",
+            raise PrismInputError("nothing to resume: no last checkpoint in the run directory",
                              str(out))
         return
     if out.exists() or out.is_symlink():
@@ -252,14 +252,14 @@ def run_training(req: TrainRequest) -> dict:
     # ---- configuration (fresh, or from the run being resumed) --------------------------
     if req.resume:
         if not (out / "config.json").exists():
-            raise InputError("nothing to resume: no config.json", str(out))
+            raise PrismInputError("nothing to resume: no config.json", str(out))
         try:
             saved = json.loads((out / "config.json").read_text())
         except (ValueError, OSError) as err:  # JSONDecodeError and UnicodeDecodeError
-            raise InputError(f"config.json is not valid JSON ({type(err).__name__})",
+            raise PrismInputError(f"config.json is not valid JSON ({type(err).__name__})",
                              str(out / "config.json")) from None
         if saved.get("dataset", {}).get("sha256") != ds.checksum:
-            raise InputError("--resume with a different dataset than the run was trained on "
+            raise PrismInputError("--resume with a different dataset than the run was trained on "
                              f"(checksum {ds.checksum[:12]} != "
                              f"{saved.get('dataset', {}).get('sha256', '?')[:12]})", req.data)
         tdict = dict(saved["train"])
@@ -274,14 +274,14 @@ def run_training(req: TrainRequest) -> dict:
                                     ("--val-chroms", req.val_chroms, val_chroms),
                                     ("--test-chroms", req.test_chroms, test_chroms)):
             if asked is not None and list(asked) != list(used):  # not silently ignored
-                raise InputError(f"{option} {','.join(asked)} differs from the run being "
+                raise PrismInputError(f"{option} {','.join(asked)} differs from the run being "
                                  f"resumed ({','.join(used) or 'none'}); --resume keeps the "
                                  "run's own setting", str(out))
     else:
         try:
             tcfg = TrainConfig.from_dict({**TrainConfig().to_dict(), **req.train})
         except (TypeError, ValueError) as err:
-            raise InputError(f"bad train config: {err}") from None
+            raise PrismInputError(f"bad train config: {err}") from None
         cells, val_cells = _resolve_cells(pairs, req.cells, req.val_cells)
         chroms = sorted(set(pairs["chrom1"]) | set(pairs["chrom2"]))
         val_chroms, test_chroms = splits_mod.default_splits(chroms, req.val_chroms,
@@ -300,7 +300,7 @@ def run_training(req: TrainRequest) -> dict:
         rows = np.flatnonzero((cell_col == c) & (labels >= 0) & (split == "train"))
         y = labels[rows]
         if len(rows) < MIN_CELL_PAIRS or y.min() == y.max():
-            raise InputError(f"cell {c!r} has {len(rows)} labelled training-chromosome pairs "
+            raise PrismInputError(f"cell {c!r} has {len(rows)} labelled training-chromosome pairs "
                              f"({int((y == 1).sum())} positive): need >= {MIN_CELL_PAIRS} "
                              "with both classes")
         train_rows[i] = rows
@@ -319,7 +319,7 @@ def run_training(req: TrainRequest) -> dict:
                          distance_sd=float(log_d[all_train].std() + 1e-3))
             mcfg = ModelConfig.from_dict(mdict)
         except (TypeError, ValueError) as err:
-            raise InputError(f"bad model config: {err}") from None
+            raise PrismInputError(f"bad model config: {err}") from None
     if req.amp and device.type != "cuda":
         req.amp = False  # bf16 autocast is for CUDA; silently full precision on CPU
     if is_main:

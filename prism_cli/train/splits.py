@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import PrismInputError
 from ..io.bed import chrom_sort_key
 
 
@@ -68,15 +68,15 @@ def assign_splits(chrom1: np.ndarray, chrom2: np.ndarray, val: list[str],
 def check_splits(chroms: list[str], val: list[str], test: list[str]) -> None:
     overlap = set(val) & set(test)
     if overlap:
-        raise InputError(f"chromosomes in both --val-chroms and --test-chroms: "
+        raise PrismInputError(f"chromosomes in both --val-chroms and --test-chroms: "
                          f"{','.join(sorted(overlap))}")
     if not val:
-        raise InputError("no validation chromosome: give --val-chroms (validation on "
+        raise PrismInputError("no validation chromosome: give --val-chroms (validation on "
                          "held-out chromosomes is required)")
     for option, names in (("--val-chroms", val), ("--test-chroms", test)):
         missing = [c for c in names if c not in set(chroms)]
         if missing:  # a typo would silently train on the real test chromosome
-            raise InputError(f"{option}: chromosome(s) {','.join(missing)} not in the dataset "
+            raise PrismInputError(f"{option}: chromosome(s) {','.join(missing)} not in the dataset "
                              f"(it has {','.join(sorted(set(chroms), key=chrom_sort_key))})")
 
 
@@ -87,6 +87,6 @@ def check_validation_pairs(split: np.ndarray, labels: np.ndarray, cell_of_pair: 
     rows = (split == "val") & (labels >= 0) & np.isin(cell_of_pair, list(cells))
     y = labels[rows]
     if not rows.any() or y.min() == y.max():
-        raise InputError(f"--val-chroms {','.join(val)}: {int(rows.sum())} labelled pairs of "
+        raise PrismInputError(f"--val-chroms {','.join(val)}: {int(rows.sum())} labelled pairs of "
                          f"the cells {','.join(cells)} there ({int((y == 1).sum())} positive); "
                          "validation needs both classes: choose other validation chromosomes")
