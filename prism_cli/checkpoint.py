@@ -13,6 +13,9 @@ RUN/last.state.pt (optimiser and RNG state for ``--resume``; read back only with
 
 Nothing here unpickles: a pickle (or anything else) in place of a checkpoint is refused
 with an PrismInputError before any of it is interpreted.
+
+:class:`Checkpoint` is how the rest of PRISM reads one: the model and the metadata's
+fields (windows, training cells, support sizes, element features, splits), parsed once.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
@@ -161,6 +165,99 @@ def load_checkpoint(path: str | Path, device=None):
         model.to(device)
     model.eval()
     return model, meta
+
+
+def weights_checksum(path: str | Path) -> str:
+    """sha256 of a checkpoint's weights file (provenance of adapt/score outputs)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(_prefix(path).with_suffix(WEIGHTS_SUFFIX), "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint with its metadata read once into typed fields.
+
+    model : the model in eval mode (None from :meth:`read`, which loads no weights)
+    arch : "prism" or "crossattn"
+    windows : (enhancer, promoter) WindowSpec the training pairs were extracted with
+    cells : training cell names, in teacher-table order
+    support_sizes : (min, max) support size of the training episodes (what adapt uses)
+    element_features : the FeatureStage state (None: codes only)
+    splits : {"train", "val", "test": chromosomes} when recorded, else None
+    dataset_path : the training dataset's folder when recorded, else None
+    meta : the whole metadata dict (for what has no field)
+    """
+
+    model: object
+    arch: str
+    windows: tuple
+    cells: list
+    support_sizes: tuple
+    element_features: dict | None
+    splits: dict | None
+    dataset_path: str | None
+    meta: dict
+
+    @classmethod
+    def from_meta(cls, meta: dict, model=None) -> "Checkpoint":
+        from .extract import WindowSpec
+
+        w = meta.get("windows") or {}
+        cfg = meta.get("model_config", {})
+        le = int(w.get("enhancer_length") or cfg["enhancer_length"])
+        lp = int(w.get("promoter_length") or cfg["promoter_length"])
+        cells = meta.get("cells", [])
+        if isinstance(cells, dict):
+            cells = cells.get("names", list(cells))
+        train = meta.get("train_config") or {}
+        return cls(model=model, arch=(meta.get("model_config") or {}).get("arch", "prism"),
+                   windows=(WindowSpec(le, w.get("enhancer_anchor", "center")),
+                            WindowSpec(lp, w.get("promoter_anchor", "center"))),
+                   cells=[c["name"] if isinstance(c, dict) else str(c) for c in cells],
+                   support_sizes=(int(train.get("support_min", 8)),
+                                  int(train.get("support_max", 256))),
+                   element_features=meta.get("element_features"),
+                   splits=meta.get("splits") or None,
+                   dataset_path=(meta.get("dataset") or {}).get("path"), meta=meta)
+
+    @classmethod
+    def read(cls, path: str | Path) -> "Checkpoint":
+        """The metadata only (no weights, no torch): ``model`` is None."""
+        return cls.from_meta(read_meta(path))
+
+    @classmethod
+    def load(cls, path: str | Path, device=None) -> "Checkpoint":
+        """Model and metadata; device None/"auto" = cuda when available, else cpu."""
+        from .predict.cache import resolve_device
+
+        model, meta = load_checkpoint(path, device=resolve_device(device))
+        return cls.from_meta(meta, model)
+
+    def element_inputs(self, ds, table: str | None = None):
+        """(enhancer, promoter) ElementInputs of dataset ``ds`` for this model; ``table``:
+        where a table:PATH feature source is now, if it moved."""
+        from .features.stage import FeatureStage
+
+        return FeatureStage.from_state(self.element_features, table).inputs(ds)
+
+    def adapt(self, ds, sizes=None, n_episodes: int = 64, seed: int = 0, folds: int = 5,
+              inputs=None, feature_table: str | None = None, path: str = "support",
+              curve: bool = False) -> dict:
+        """Adapt the model to the one cell of ``ds`` (labelled support pairs): the record
+        ``prism adapt`` registers (predict/adapt.py ``adapt_cell``).  sizes: the support
+        sizes (default: the training episodes'); inputs: ``ds``'s element inputs (default:
+        :meth:`element_inputs`)."""
+        from .predict.adapt import adapt_cell
+
+        if inputs is None:
+            inputs = self.element_inputs(ds, feature_table)
+        return adapt_cell(self.model, ds, sizes or self.support_sizes, n_episodes, seed, folds,
+                          self.cells, path=path, inputs=inputs, curve=curve)
 
 
 def save_train_state(path: str | Path, state: dict) -> None:

@@ -36,13 +36,7 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module_name, short_help = COMMANDS[name]
-        try:
-            module = importlib.import_module(f"prism_cli.commands.{module_name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"prism_cli.commands.{module_name}":
-                raise
-            return _not_yet(name, short_help)
-        cmd = module.command
+        cmd = importlib.import_module(f"prism_cli.commands.{module_name}").command
         cmd.short_help = short_help
         return cmd
 
@@ -56,14 +50,6 @@ class LazyGroup(click.Group):
         # Use the static help strings so `prism --help` never imports a command module.
         with formatter.section("Commands"):
             formatter.write_dl([(name, help_) for name, (_, help_) in COMMANDS.items()])
-
-
-def _not_yet(name: str, short_help: str) -> click.Command:
-    @click.command(name=name, help=f"{short_help} (not yet available)")
-    def stub() -> None:
-        raise click.ClickException(f"`prism {name}` is not yet available in this version")
-
-    return stub
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -39,29 +39,28 @@ def _motif_table(motifs, thresholds=None) -> pd.DataFrame:
 def model_motifs(model_path, data, n_pairs: int, seed: int, device: str):
     """Motifs of a trained model, with their effects on U_I and R measured on ``n_pairs``
     pairs of ``data`` (default: the model's training dataset, training chromosomes)."""
-    from .checkpoint import load_checkpoint
+    from .checkpoint import Checkpoint
     from .dataset import PairDataset
     from .features.effects import feature_effects
     from .features.stage import FeatureStage
-    from .inference import resolve_device
 
-    model, meta = load_checkpoint(model_path, device=resolve_device(device))
-    stage = FeatureStage.from_state(meta.get("element_features"))
+    ck = Checkpoint.load(model_path, device)
+    stage = FeatureStage.from_state(ck.element_features)
     motifs = stage.motifs()
     thresholds = np.concatenate([sc.thresholds for _, sc in stage.scanners]) \
         if stage.scanners else None
     table = _motif_table(motifs, thresholds)
-    data = data or (meta.get("dataset") or {}).get("path")
+    data = data or ck.dataset_path
     if data and Path(data, "manifest.json").exists() and stage.n_features:
         ds = PairDataset(data)
         pairs = ds.pairs
-        train_chroms = set((meta.get("splits") or {}).get("train") or pairs["chrom1"])
+        train_chroms = set((ck.splits or {}).get("train") or pairs["chrom1"])
         pairs = pairs[pairs["chrom1"].isin(train_chroms)]
         rng = np.random.default_rng(seed)
         if len(pairs) > n_pairs:
             pairs = pairs.iloc[np.sort(rng.choice(len(pairs), n_pairs, replace=False))]
         enh, prom = stage.inputs(ds)
-        effects = feature_effects(model, enh, prom, pairs, stage.names)
+        effects = feature_effects(ck.model, enh, prom, pairs, stage.names)
         effects = effects.rename(columns={"feature": "motif"})
         table = table.merge(effects, on="motif", how="left") if len(table) else effects
     return table, motifs

@@ -45,14 +45,6 @@ def check_cell_name(name: str) -> str:
     return name
 
 
-def training_cells(meta: dict) -> list[str]:
-    """Names of the model's training cells, in teacher-table order."""
-    cells = meta.get("cells", [])
-    if isinstance(cells, dict):
-        cells = cells.get("names", list(cells))
-    return [c["name"] if isinstance(c, dict) else str(c) for c in cells]
-
-
 def adapted_path(registry: Path, name: str) -> Path:
     return registry / f"{check_cell_name(name)}.json"
 
@@ -70,18 +62,14 @@ def load_adapted(registry: Path, name: str) -> dict | None:
     return record
 
 
-def list_adapted(registry: Path) -> list[str]:
-    return sorted(p.stem for p in registry.glob("*.json")) if registry.is_dir() else []
-
-
 def unknown_cell(name: str, training: list[str], registry: Path, where: str | None = None,
                  line: int | None = None) -> PrismInputError:
     """The error for a cell that is neither a training cell nor registered by adapt."""
-    adapted = list_adapted(registry)
-    return PrismInputError(f"unknown cell '{name}': training cells {', '.join(training) or 'none'}; "
-                      f"adapted cells ({registry}) {', '.join(adapted) or 'none'} (register "
-                      "it with `prism adapt`, or score without a cell with --zero-shot)",
-                      where, line)
+    adapted = sorted(p.stem for p in registry.glob("*.json")) if registry.is_dir() else []
+    return PrismInputError(f"unknown cell '{name}': training cells "
+                           f"{', '.join(training) or 'none'}; adapted cells ({registry}) "
+                           f"{', '.join(adapted) or 'none'} (register it with `prism adapt`, "
+                           "or score without a cell with --zero-shot)", where, line)
 
 
 def is_known_cell(name: str, training: list[str], registry: Path) -> bool:

@@ -178,10 +178,10 @@ def test_score_teacher_zero_shot_and_refusals(world, tmp_path):
 def test_adapt_support_curve_and_validation_gives_the_adapt_environment(world, tmp_path):
     """--support-curve reports AUPR per support size (TSV + record); the environment adapt
     registers is the one validation's estimate gives for the same support outputs."""
-    from prism_cli import inference
-    from prism_cli.adapt import canonical_order, support_outputs
-    from prism_cli.checkpoint import load_checkpoint
+    from prism_cli.checkpoint import Checkpoint
     from prism_cli.io.fasta import Genome
+    from prism_cli.predict.adapt import canonical_order, support_outputs
+    from prism_cli.predict.environment import estimate_environment
     from prism_cli.prepare import pairs_dataset
 
     tsv = tmp_path / "curve.tsv"
@@ -194,10 +194,10 @@ def test_adapt_support_curve_and_validation_gives_the_adapt_environment(world, t
     assert curve["size"].tolist()[:3] == [0, 8, 16] and curve["size"].max() <= 60
     assert curve["aupr"].between(0, 1).all() and (curve["draws"] >= 1).all()
     # the same support through the function validation calls
-    model, meta = load_checkpoint(world / "model")
-    ds = pairs_dataset(Genome(world / "g.fa"), world / "pairs.bedpe", meta, tmp_path / "d")
-    sup = support_outputs(model, ds, canonical_order(ds.pairs))
-    pi, _, _ = inference.estimate_environment(model, sup, (4, 32), 0)
+    ck = Checkpoint.load(world / "model", "cpu")
+    ds = pairs_dataset(Genome(world / "g.fa"), world / "pairs.bedpe", ck.windows, tmp_path / "d")
+    sup = support_outputs(ck.model, ds, canonical_order(ds.pairs))
+    pi, _, _ = estimate_environment(ck.model, sup, (4, 32), 0)
     np.testing.assert_allclose(pi.numpy(), rec["pi"], atol=1e-6)
     res = run(*adapt_args(world, world / "pairs.bedpe", "CURVE2", "--support-curve",
                           "--curve-tsv", tsv))
@@ -212,14 +212,56 @@ def test_score_progress_bar_only_on_a_terminal_and_not_quiet(terminal, quiet, sh
 
     from rich.console import Console
 
-    from prism_cli.commands.score import _progress
+    from prism_cli.commands.progress import ScoreProgress
 
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=terminal, quiet=quiet, width=120)
-    with _progress(console, 1000) as bar:
+    with ScoreProgress(console, 1000) as bar:
         bar.stage("scoring chr7")
         bar.advance_to(400)
         bar._bar.refresh()
     text = buf.getvalue()
     assert ("scoring chr7" in text and "400/1000" in text and "eta" in text) == shown
     assert bar.completed == 400
+
+
+def test_validation_scores_exactly_what_adapt_and_score_give(world, tmp_path):
+    """The number training reports for a cell (train/validate.py) is the number a user gets
+    from `prism adapt` on the same support pairs followed by `prism score` on the query:
+    the same environment, the same probabilities (BCE), the same AUPR and AUROC."""
+    from prism_cli.checkpoint import Checkpoint
+    from prism_cli.io.fasta import Genome
+    from prism_cli.metrics import aupr, auroc
+    from prism_cli.prepare import pairs_dataset
+    from prism_cli.train.validate import ValCell, validate
+
+    lines = (world / "pairs.bedpe").read_text().splitlines()[1:]
+    support = [ln for ln in lines if ln.startswith("chr1\t")]
+    query = [ln for ln in lines if ln.startswith("chr2\t")]
+    (tmp_path / "support.bedpe").write_text(HEADER + "\n".join(support) + "\n")
+    (tmp_path / "query.bedpe").write_text(HEADER + "\n".join(query) + "\n")
+    reg = tmp_path / "reg"
+    res = run("adapt", "-m", world / "model", "-s", tmp_path / "support.bedpe", "-g",
+              world / "g.fa", "-c", "NEW", "--registry", reg, "--episodes", 8)
+    assert res.exit_code == 0, res.output
+    res = run("score", "-p", tmp_path / "query.bedpe", "-m", world / "model", "-g",
+              world / "g.fa", "-c", "NEW", "--registry", reg, "-o", tmp_path / "s.bedpe")
+    assert res.exit_code == 0, res.output
+    scored = pd.read_csv(tmp_path / "s.bedpe", sep="\t")
+    y, p = scored["label"].to_numpy().astype(int), scored["prob"].to_numpy()
+
+    ck = Checkpoint.load(world / "model", device="cpu")
+    ds = pairs_dataset(Genome(world / "g.fa"), world / "pairs.bedpe", ck.windows, tmp_path / "d")
+    arrays = {"enhancers": ds.enhancers, "promoters": ds.promoters,
+              "enh_idx": ds.pairs["enh_idx"].to_numpy(), "prom_idx": ds.pairs["prom_idx"].to_numpy(),
+              "log_distance": ds.log_distance(), "labels": ds.pairs["label"].to_numpy()}
+    on_chr1 = (ds.pairs["chrom1"] == "chr1").to_numpy()
+    plan = [ValCell("NEW", None, np.flatnonzero(on_chr1), np.flatnonzero(~on_chr1))]
+    m = validate(ck.model, arrays, plan, ck.support_sizes, n_episodes=0)["cells"]["NEW"]
+    assert m["n"] == len(y) == 40 and m["n_pos"] == int(y.sum())
+    assert m["aupr"] == pytest.approx(aupr(y, p), abs=1e-9)
+    assert m["auroc"] == pytest.approx(auroc(y, p), abs=1e-9)
+    pc = np.clip(p, 1e-7, 1 - 1e-7)
+    bce = -np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc))
+    assert m["bce"] == pytest.approx(bce, rel=1e-5)          # the probabilities themselves
+    assert m["spread"] == pytest.approx(p.std(), rel=1e-4, abs=1e-7)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from prism_cli import inference
+from prism_cli.predict import cache, environment, pairs
 from prism_cli.checkpoint import (load_checkpoint, load_train_state, read_meta,
                                   save_checkpoint, save_train_state)
 from prism_cli.errors import PrismInputError
@@ -40,11 +40,11 @@ def _outputs(model):
     prom = rng.integers(0, 5, (4, 40), dtype=np.uint8)
     e_idx, p_idx = rng.integers(0, 6, 30), rng.integers(0, 4, 30)
     ld = rng.uniform(3, 5, 30)
-    ec = inference.ElementCache.build(model, enh, e_idx, "enhancer")
-    pc = inference.ElementCache.build(model, prom, p_idx, "promoter")
-    out = inference.pair_outputs(model, ec, pc, e_idx, p_idx, ld)
-    pi = inference.teacher_pi(model, 1) if model.has_environment else None
-    return out, inference.predict(model, out["U"], out["z_F"], pi)["p"]
+    ec = cache.ElementCache.build(model, enh, e_idx, "enhancer")
+    pc = cache.ElementCache.build(model, prom, p_idx, "promoter")
+    out = pairs.pair_outputs(model, ec, pc, e_idx, p_idx, ld)
+    pi = environment.teacher_pi(model, 1) if model.has_environment else None
+    return out, environment.predict(model, out["U"], out["z_F"], pi)["p"]
 
 
 @pytest.mark.parametrize("arch", ["prism", "crossattn"])

@@ -1,24 +1,17 @@
-"""Cross-cell benchmark (bench/cross_cell*.py): split logic, deduplication, k-mer features,
+"""Cross-cell benchmark (bench/cross_cell/): split logic, deduplication, k-mer features,
 the logistic-regression baselines and the report, on tiny worlds built in the test."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))
-
-from cross_cell_baselines import (PairFeatures, canonical_index, fit_selected,  # noqa: E402
-                                  kmer_frequencies)
-from cross_cell_split import make_fold, nested_supports, window_hashes  # noqa: E402
-
-from prism_cli.encode import encode, reverse_complement  # noqa: E402
-from prism_cli.metrics import aupr  # noqa: E402
+from bench.cross_cell.baselines import (PairFeatures, canonical_index, fit_selected,
+                                        kmer_frequencies)
+from bench.cross_cell.split import make_fold, nested_supports, window_hashes
+from prism_cli.encode import encode, reverse_complement
+from prism_cli.metrics import aupr
 
 
 # --------------------------------------------------------------------------- tiny world
@@ -156,7 +149,7 @@ def test_kmer_baseline_learns_a_cell_invariant_motif_and_distance_does_not():
 
 
 def test_report_gain_fraction_and_tables(tmp_path):
-    from cross_cell_report import render
+    from bench.cross_cell.report import render
 
     rows = []
     for seed in (0, 1):
@@ -188,13 +181,13 @@ def test_report_gain_fraction_and_tables(tmp_path):
 def test_harness_end_to_end_without_training(tmp_path):
     """`run` on a tiny `prism simulate` world with the methods that need no training:
     truth references and the linear baselines, through the real data preparation."""
-    import cross_cell
+    from bench.cross_cell import harness as cross_cell
 
     out = tmp_path / "cc"
     cross_cell.main(["run", "--dataset", "sim", "--mode", "cpu", "-o", str(out),
                      "--sim-pairs", "2500", "--sim-genome-size", "600000",
                      "--methods", "references,linear", "--seeds", "0,1",
-                     "--kmer-sizes", "3", "--no-freeze"])
+                     "--kmer-sizes", "3"])
     res = pd.read_csv(out / "results.tsv", sep="\t")
     assert set(res.seed) == {0, 1}
     assert set(res.model) == {"truth", "distance-lr", "kmer-lr", "kmer+dist-lr"}

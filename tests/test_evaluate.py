@@ -10,8 +10,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from prism_cli.cli import main
 from prism_cli.errors import PrismInputError
-from prism_cli.evaluate import (balanced_aupr, best_f1_threshold, brier_score, confusion_at,
-                                evaluate_frame, group_metrics)
+from prism_cli.evaluate import evaluate_frame
+from prism_cli.metrics import (balanced_aupr, best_f1_threshold, brier_score, confusion_at,
+                               group_metrics)
 from prism_cli.io.scored import read_scored_bedpe, write_scored_bedpe
 
 # 3 positives, 3 negatives; ranked: .9+ .8- .6+ .4- .3+ .1-

@@ -173,17 +173,25 @@ def test_scalar_environment_ablation():
     assert env_from_logits(torch.tensor([2.0]), False).item() == 2.0
 
 
-def test_teacher_student_opportunist_shapes():
+def test_teacher_student_opportunist_read_what_they_should():
     cfg = tiny()
     teacher = TeacherTable(cfg.n_cells, cfg.env_dim)
     pi_t = env_from_logits(teacher(torch.tensor([0, 2])), True)
-    assert pi_t.shape == (2, 4) and torch.allclose(pi_t.sum(-1), torch.ones(2))
-    student, opp = Student(cfg), Opportunist(cfg)
-    z_f, u = torch.randn(3, 9, cfg.d_f), torch.randn(3, 9)
-    y = torch.randint(-1, 2, (3, 9))
-    mask = torch.ones(3, 9, dtype=torch.bool)
-    assert student(z_f, u, y, mask).shape == (3, 4)
-    assert opp(torch.randn(3, 9, cfg.d_z), y, mask).shape == (3, 4)
+    assert torch.allclose(pi_t, torch.softmax(teacher.theta.detach()[[0, 2]], -1))
+    student, opp = Student(cfg).eval(), Opportunist(cfg).eval()
+    torch.manual_seed(0)
+    z_f, z_i, u = torch.randn(2, 9, cfg.d_f), torch.randn(2, 9, cfg.d_z), torch.randn(2, 9)
+    y = torch.randint(0, 2, (2, 9))
+    mask = torch.ones(2, 9, dtype=torch.bool)
+    assert student(z_f, u, y, mask).shape == (2, cfg.env_dim)
+    # the opportunist reads z_I and the support's label base rate; padding is ignored
+    base = opp(z_i, y, mask)
+    assert not torch.allclose(base, opp(z_i, 1 - y, mask))
+    assert not torch.allclose(base, opp(z_i + 1.0, y, mask))
+    z_pad = torch.cat([z_i, 100 * torch.randn(2, 3, cfg.d_z)], 1)
+    y_pad = torch.cat([y, torch.ones(2, 3, dtype=y.dtype)], 1)
+    m_pad = torch.cat([mask, torch.zeros(2, 3, dtype=torch.bool)], 1)
+    assert torch.allclose(base, opp(z_pad, y_pad, m_pad), atol=1e-6)
 
 
 def test_student_is_permutation_invariant_and_ignores_padding():
@@ -250,6 +258,10 @@ def test_config_round_trip_and_validation():
         ModelConfig(arch="cnn")
     with pytest.raises(ValueError):
         ModelConfig(kmer_k=9)   # 4**9 columns: refused
+    with pytest.raises(ValueError, match="motif_norm"):
+        ModelConfig(motif_norm="bacth")   # a typo is not silently "none"
+    # checkpoints written before the unused "extra" field was removed still load
+    assert ModelConfig.from_saved({**cfg.to_dict(), "extra": {}}) == cfg
     assert isinstance(build_model(cfg), PRISM)
     np.testing.assert_equal(len(cfg.to_dict()["dilations"]), 1)
 

@@ -21,6 +21,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from bench.cases.reliability import SLOW as SLOW_SCORE  # the one copy of the snippet
 from prism_cli.checkpoint import save_checkpoint
 from prism_cli.cli import main
 from prism_cli.errors import PrismInputError
@@ -351,18 +352,6 @@ def test_rewrapped_fasta_gives_the_same_predictions(world, tmp_path):
 
 # --------------------------------------------------------------------------- 5. writes
 
-SLOW_SCORE = """
-import sys, time
-import prism_cli.score as s
-real = s.score_pairs
-def slow(*a, **k):
-    for chunk in real(*a, **k):
-        time.sleep(0.3)
-        yield chunk
-s.score_pairs = slow
-from prism_cli.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
 
 
 def _slow_score(world, out: Path):

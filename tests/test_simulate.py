@@ -15,8 +15,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from prism_cli.cli import main
 from prism_cli.metrics import aupr, auroc
-from prism_cli import sim_references
-from prism_cli.sim_references import cross_cell_scores, element_windows, pwm_occupancy
+from prism_cli.simulate import references as sim_references
+from prism_cli.simulate.references import cross_cell_scores, element_windows, pwm_occupancy
 from prism_cli.simulate import (SimConfig, motif_content, reference_scores, sigmoid, simulate,
                                 write_world)
 

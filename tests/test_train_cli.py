@@ -43,7 +43,7 @@ def _log(run, kind):
 
 def test_checkpoint_records_the_window_anchors(data, tmp_path):
     """adapt/score re-extract pairs with the windows training saw, anchors included."""
-    from prism_cli.prepare import model_windows
+    from prism_cli.checkpoint import Checkpoint
 
     sim = data.parent / "sim"
     anchored = tmp_path / "anchored"
@@ -56,7 +56,8 @@ def test_checkpoint_records_the_window_anchors(data, tmp_path):
     cfg = write_config(tmp_path / "c.json", train={"steps_per_epoch": 2, "pretrain_steps": 0})
     res = _train(anchored, tmp_path / "run", cfg, "--epochs", "1")
     assert res.exit_code == 0, res.output
-    enh, prom = model_windows(json.loads((tmp_path / "run" / "best.json").read_text()))
+    meta = json.loads((tmp_path / "run" / "best.json").read_text())
+    enh, prom = Checkpoint.from_meta(meta).windows
     assert (enh.length, enh.anchor, prom.length, prom.anchor) == (120, "start", 160, "five_prime")
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from .common import (OutputPath, cell_col_option, cell_option, command, device_option,
-                     fasta_option, feature_table_option, force_option, label_col_option,
-                     model_option, registry_option, seed_option, support_option,
-                     threads_option, verbosity_options)
+from .common import OutputPath, command
+from .options import (cell_col_option, cell_option, device_option, fasta_option,
+                      feature_table_option, force_option, label_col_option, model_option,
+                      registry_option, seed_option, support_option, threads_option,
+                      verbosity_options)
 
 
 @command("adapt")
@@ -46,7 +47,8 @@ def command(model_path, support, fasta, cell, registry, episodes, folds, label_c
     from pathlib import Path
 
     from ..registry import check_cell_name, registry_dir, save_adapted
-    from .common import consoles, display_name, model_checksum, spooled_stdin
+    from ..checkpoint import weights_checksum
+    from .common import consoles, display_name, spooled_stdin
 
     console, _ = consoles(quiet)
     check_cell_name(cell)
@@ -59,7 +61,7 @@ def command(model_path, support, fasta, cell, registry, episodes, folds, label_c
                         feature_table, device, threads, force, verbose, console)
         record.update(cell=cell, support_file=display_name(support),
                       model=str(Path(model_path).resolve()),
-                      model_checksum=model_checksum(model_path))
+                      model_checksum=weights_checksum(model_path))
         path = save_adapted(registry_dir(model_path, registry), cell, record, force=force)
     _summary(console, record, path)
     if record.get("support_curve"):
@@ -72,33 +74,30 @@ def _adapt(model_path, support, fasta, cell, registry, episodes, folds, label_co
     import tempfile
     from pathlib import Path
 
-    from ..adapt import adapt_cell
     from ..errors import PrismInputError
-    from ..features import model_inputs
     from ..io.fasta import Genome
-    from ..registry import adapted_path, load_adapted, registry_dir, training_cells
-    from .common import load_model, support_dataset, training_support_sizes
+    from ..prepare import support_dataset
+    from ..registry import adapted_path, load_adapted, registry_dir
+    from .common import load_model
 
-    model, meta = load_model(model_path, device, threads)
-    cells = training_cells(meta)
+    ck = load_model(model_path, device, threads)
     reg = registry_dir(model_path, registry)
-    if cell in cells:
+    if cell in ck.cells:
         raise PrismInputError(f"'{cell}' is a training cell of this model (it has a teacher "
-                         "environment); register the new cell under another name")
+                              "environment); register the new cell under another name")
     if load_adapted(reg, cell) is not None and not force:
         raise PrismInputError(f"cell '{cell}' is already registered ({adapted_path(reg, cell)}); "
-                         "use --force to replace it")
+                              "use --force to replace it")
     genome = Genome(fasta)
     with tempfile.TemporaryDirectory(prefix="prism-adapt-") as tmp:
-        ds = support_dataset(genome, support, meta, Path(tmp) / "support", cell, cell_col,
-                             label_col, support)
-        sizes = training_support_sizes(meta)
+        ds = support_dataset(genome, support, ck.windows, Path(tmp) / "support", cell,
+                             cell_col, label_col, support)
+        sizes = ck.support_sizes
         if verbose:
             console.print(f"[dim]adapt:[/dim] {len(ds.pairs)} support pairs of {cell}; "
                           f"episodes of {sizes[0]}-{sizes[1]} pairs")
-        inputs = model_inputs(ds, meta, feature_table)
-        return adapt_cell(model, ds, sizes, episodes, seed, folds, cells, path=support,
-                          inputs=inputs, curve=curve)
+        return ck.adapt(ds, sizes, episodes, seed, folds, feature_table=feature_table,
+                        path=support, curve=curve)
 
 
 def _curve(console, rows: list[dict], tsv, force: bool) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .common import (command, enhancers_option, fasta_option, force_option,
-                     max_distance_option, out_option, promoters_option, verbosity_options)
+from .common import command
+from .options import (enhancers_option, fasta_option, force_option, max_distance_option,
+                      out_option, promoters_option, verbosity_options)
 
 
 @command("candidates")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from .common import (InputPath, OutputPath, command, force_option, label_col_option,
-                     out_option, pairs_option, positional_alias, seed_option,
-                     verbosity_options)
+from .common import InputPath, OutputPath, command, positional_alias
+from .options import (force_option, label_col_option, out_option, pairs_option, seed_option,
+                      verbosity_options)
 
 
 @command("evaluate", conflicts=[("threshold", "threshold_json")])

@@ -6,10 +6,10 @@ import time
 
 import click
 
-from .common import (cell_col_option, cell_option, cells_option, command, csv_names,
-                     enhancers_option, fasta_option, force_option, label_col_option,
-                     max_distance_option, out_option, pairs_option, promoters_option,
-                     verbosity_options)
+from .common import command, csv_names
+from .options import (cell_col_option, cell_option, cells_option, enhancers_option,
+                      fasta_option, force_option, label_col_option, max_distance_option,
+                      out_option, pairs_option, promoters_option, verbosity_options)
 
 ANCHOR = click.Choice(["center", "start", "end", "five_prime"])
 

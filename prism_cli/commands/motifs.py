@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .common import (ModelPath, command, csv_names, data_option, device_option,
-                     force_option, option, out_option, seed_option, threads_option,
-                     verbosity_options)
+from .common import command, csv_names, option
+from .options import (ModelPath, data_option, device_option, force_option, out_option,
+                      seed_option, threads_option, verbosity_options)
 
 
 @command("motifs", conflicts=[("model_path", "chroms"), ("model_path", "n_motifs"),

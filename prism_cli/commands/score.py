@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
-from .common import (InputPath, cell_col_option, cell_option, command, device_option,
-                     fasta_option, feature_table_option, force_option, label_col_option,
-                     model_option, out_option, pairs_option, positional_alias,
-                     registry_option, support_option, threads_option, verbosity_options)
+from .common import InputPath, command, positional_alias
+from .options import (cell_col_option, cell_option, device_option, fasta_option,
+                      feature_table_option, force_option, label_col_option, model_option,
+                      out_option, pairs_option, registry_option, support_option,
+                      threads_option, verbosity_options)
+
+if TYPE_CHECKING:
+    from ..predict.score_inputs import PairsSummary
 
 
 @command("score", conflicts=[("zero_shot", "cell"), ("zero_shot", "support")],
@@ -70,10 +75,11 @@ def command(pairs, model_path, fasta, cell, support, zero_shot, registry, out, f
     require_files((pairs, "BEDPE"), (support, "BEDPE"), (fasta, "FASTA"))
     import time
 
-    from ..checkpoint import read_meta
+    from ..checkpoint import Checkpoint
     from ..io.atomic import check_writable
     from ..io.fasta import Genome
-    from ..registry import registry_dir, training_cells
+    from ..predict.score_inputs import check_pairs, check_support_file
+    from ..registry import registry_dir
     from .common import consoles, spooled_stdin
 
     console, warn = consoles(quiet or rank > 0)  # one voice: rank 0 speaks for the job
@@ -90,12 +96,12 @@ def command(pairs, model_path, fasta, cell, support, zero_shot, registry, out, f
     with spooled_stdin(pairs) as pairs_file, spooled_stdin(support) as support_file:
         # the whole input (and support) is validated, and every cell it names resolved,
         # before torch loads
-        meta0 = read_meta(model_path)
-        summary = _check_cells(pairs_file, genome, meta0, model_path, reg, cell,
-                               zero_shot, cell_col, label_col, support=support_file)
+        metadata = Checkpoint.read(model_path)
+        summary = check_pairs(pairs_file, genome, metadata, model_path, reg, cell,
+                              zero_shot, cell_col, label_col, support=support_file)
         if support_file:
-            _check_support(support_file, genome, cell, cell_col, label_col)
-            if cell not in training_cells(meta0) and (reg / f"{cell}.json").exists():
+            check_support_file(support_file, genome, cell, cell_col, label_col)
+            if cell not in metadata.cells and (reg / f"{cell}.json").exists():
                 warn.print(f"[yellow]note:[/] --support: the environment registered for "
                            f"'{cell}' in {reg} is not used; the support alone sets it")
         job = _Job(pairs=pairs, pairs_file=pairs_file, support=support,
@@ -113,15 +119,6 @@ def command(pairs, model_path, fasta, cell, support, zero_shot, registry, out, f
                   f"({written['rows'] / max(seconds, 1e-9):,.0f} pairs/s"
                   f"{f', {world} ranks' if world > 1 else ''}) -> "
                   f"{'standard output' if out == '-' else out}")
-
-
-@dataclass
-class _Input:
-    """What the validation pass learnt about PAIRS."""
-    overridden: bool = False   # it names cells that --cell/--zero-shot override
-    cells: list = field(default_factory=list)    # its cell names, in order of first line
-    counts: dict = field(default_factory=dict)   # pairs per chromosome (chrom1)
-    labelled: bool = False     # some pair has a 0/1 label
 
 
 @dataclass
@@ -146,7 +143,7 @@ class _Job:
     threads: object
     force: bool
     verbose: bool
-    summary: _Input
+    summary: PairsSummary
     console: object
     warn: object
 
@@ -167,23 +164,25 @@ def _run(job: _Job) -> dict | None:
     from pathlib import Path
 
     from .. import shard
+    from ..checkpoint import weights_checksum
     from ..io.atomic import output_lock
     from ..io.scored import ScoredParts, write_scored_bedpe
-    from .common import display_name, load_model, model_checksum, stdout_target
+    from .common import display_name, load_model, stdout_target
+    from .progress import ScoreProgress
 
     rank, world = shard.rank_world()
     if world > 1:
         _pick_local_gpu(job.device)
     _keep_freed_memory()
-    model, meta = load_model(job.model_path, job.device, job.threads)
-    envs, described = _environments(job, model, meta)
+    ck = load_model(job.model_path, job.device, job.threads)
+    envs, described = _environments(job, ck)
     counts = job.summary.counts
     mine = shard.assign(counts, world)[rank]
     pieces = shard.slices(mine, counts, shard.SLICE_PAIRS)
     sidecar = {
         "model": str(Path(job.model_path).resolve()),
-        "model_checksum": model_checksum(job.model_path),
-        "arch": meta.get("model_config", {}).get("arch"),
+        "model_checksum": weights_checksum(job.model_path),
+        "arch": ck.arch,
         "pairs": display_name(job.pairs),
         "fasta": str(Path(job.fasta).resolve()),
         "environments": described,
@@ -201,7 +200,7 @@ def _run(job: _Job) -> dict | None:
             stack.enter_context(output_lock(target, also=(str(target) + ".json",
                                                           job.interact)))
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="prism-score-")))
-        bar = stack.enter_context(_progress(job.console, sum(counts[c] for c in mine)))
+        bar = stack.enter_context(ScoreProgress(job.console, sum(counts[c] for c in mine)))
         if world == 1 and len(pieces) == 1:
             paths = [job.pairs_file]  # all of it at once: no copy
         elif not pieces:
@@ -209,7 +208,7 @@ def _run(job: _Job) -> dict | None:
         else:
             bar.stage(f"slicing {_shown(job.pairs)}")
             paths = shard.write_slices(job.pairs_file, pieces, tmp)
-        chunks = _scored_chunks(job, model, meta, envs, list(zip(pieces, paths)), tmp, bar)
+        chunks = _scored_chunks(job, ck, envs, list(zip(pieces, paths)), tmp, bar)
         with_interact = job.interact is not None
         if world == 1:
             return write_scored_bedpe(chunks, target, force=job.force, sidecar=sidecar,
@@ -263,24 +262,24 @@ def _pick_local_gpu(device) -> None:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
 
 
-def _environments(job: _Job, model, meta: dict):
+def _environments(job: _Job, ck):
     """The environment of each cell key, and how the sidecar describes them."""
     from pathlib import Path
     import tempfile
 
-    from ..features import model_inputs
-    from ..registry import training_cells
-    from ..score import ZERO_SHOT, resolve_environment, support_environment
-    from .common import display_name, support_dataset
+    from ..predict.score import ZERO_SHOT, resolve_environment, support_environment
+    from ..prepare import support_dataset
+    from .common import display_name
 
-    cells = training_cells(meta)
+    model = ck.model
     described = {}
     if job.support_file:
         with tempfile.TemporaryDirectory(prefix="prism-support-") as tmp:
-            sds = support_dataset(job.genome, job.support_file, meta, Path(tmp) / "support",
-                                  job.cell, job.cell_col, job.label_col, job.support_file)
-            env = support_environment(model, cells, job.cell, sds,
-                                      model_inputs(sds, meta, job.feature_table),
+            sds = support_dataset(job.genome, job.support_file, ck.windows,
+                                  Path(tmp) / "support", job.cell, job.cell_col,
+                                  job.label_col, job.support_file)
+            env = support_environment(model, ck.cells, job.cell, sds,
+                                      ck.element_inputs(sds, job.feature_table),
                                       job.support_file)
             n_support = int((sds.pairs["label"] >= 0).sum())
         envs = {job.cell: env}
@@ -293,7 +292,7 @@ def _environments(job: _Job, model, meta: dict):
     else:
         names = ([ZERO_SHOT] if job.zero_shot else [job.cell] if job.cell
                  else job.summary.cells)
-        envs = {k: resolve_environment(model, meta, cells, job.reg, k) for k in names}
+        envs = {k: resolve_environment(model, ck.cells, job.reg, k) for k in names}
     for k, e in envs.items():
         described.setdefault(k, e.describe())
         if job.verbose:
@@ -305,30 +304,29 @@ def _environments(job: _Job, model, meta: dict):
     return envs, described
 
 
-def _scored_chunks(job: _Job, model, meta: dict, envs, pieces, tmp, bar):
+def _scored_chunks(job: _Job, ck, envs, pieces, tmp, bar):
     """Scored chunks of each piece (its chromosomes, its pairs file) in turn: extracted
     into ``tmp``, element features computed once per element, scored, then removed."""
     import shutil
     from pathlib import Path
 
-    from ..features import model_inputs
+    from ..predict.score import ZERO_SHOT, cell_keys, score_pairs
     from ..prepare import pairs_dataset
-    from ..score import ZERO_SHOT, cell_keys, score_pairs
 
     for i, (names, path) in enumerate(pieces):
         what = names[0] if len(names) == 1 else f"{names[0]}..{names[-1]} ({len(names)})"
         root = tmp / f"piece.{i}"
         bar.stage(f"extracting {what}")
-        ds = pairs_dataset(job.genome, path, meta, root, cell_col=job.cell_col,
+        ds = pairs_dataset(job.genome, path, ck.windows, root, cell_col=job.cell_col,
                            label_col=job.label_col,
                            progress=lambda done, total: bar.stage(
                                f"extracting {what} {100 * done / max(total, 1):.0f} %"))
         keys = cell_keys(ds, ZERO_SHOT if job.zero_shot else job.cell)
         bar.stage(f"element features {what}")
-        inputs = model_inputs(ds, meta, job.feature_table)  # once per element
+        inputs = ck.element_inputs(ds, job.feature_table)  # once per element
         bar.stage(f"scoring {what}")
         base = bar.completed
-        chunks = score_pairs(model, ds, envs, keys, job.chunk_pairs, inputs=inputs,
+        chunks = score_pairs(ck.model, ds, envs, keys, job.chunk_pairs, inputs=inputs,
                              labelled=job.summary.labelled,
                              progress=lambda n: bar.advance_to(base + n))
         if job.summary.overridden:  # the input's own cell column, when --cell/--zero-shot
@@ -340,155 +338,8 @@ def _scored_chunks(job: _Job, model, meta: dict, envs, pieces, tmp, bar):
             Path(path).unlink(missing_ok=True)
 
 
-class _progress:
-    """A rich progress bar of pairs scored, with ETA, on stderr: shown only on a
-    terminal and without -q.  ``stage(text)`` says what is being done."""
-
-    def __init__(self, console, total: int):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-
-        self.completed = 0
-        self._bar = Progress("[progress.description]{task.description}", BarColumn(),
-                             MofNCompleteColumn(), TimeElapsedColumn(), "eta",
-                             TimeRemainingColumn(), console=console, transient=True,
-                             disable=console.quiet or not console.is_terminal)
-        self._task = self._bar.add_task("scoring", total=total)
-
-    def __enter__(self) -> "_progress":
-        self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._bar.__exit__(*exc)
-
-    def stage(self, text: str) -> None:
-        self._bar.update(self._task, description=text)
-
-    def advance_to(self, completed: int) -> None:
-        self.completed = completed
-        self._bar.update(self._task, completed=completed)
-
-
 def _shown(path) -> str:
     return "<stdin>" if str(path) == "-" else str(path)
-
-
-def _check_support(path, genome, cell: str, cell_col: str, label_col: str) -> None:
-    """Validate the --support BEDPE (every line) and that the rows of ``cell`` (all rows
-    when it has no cell column) hold labelled pairs of both classes, before torch loads.
-    The support-size limits are checked with the model (as `prism adapt` checks them)."""
-    import numpy as np
-
-    from ..errors import PrismInputError
-    from ..io.bed import BEDPE, TableReader
-
-    counts: dict[str, np.ndarray] = {}  # cell -> [negatives, positives]
-    for chunk in TableReader(path, BEDPE, genome=genome, required=[label_col],
-                             label_col=label_col):
-        names = (chunk[cell_col].to_numpy(dtype=str) if cell_col in chunk
-                 else np.full(len(chunk), cell))
-        y = chunk[label_col].to_numpy()
-        for name in np.unique(names):
-            c = counts.setdefault(str(name), np.zeros(2, dtype=np.int64))
-            m = names == name
-            c += [(y[m] == 0).sum(), (y[m] == 1).sum()]
-    if cell in counts:
-        neg, pos = counts[cell]
-    elif len(counts) > 1:
-        raise PrismInputError(f"the support has a '{cell_col}' column with several cells but "
-                         f"none named '{cell}'", str(path))
-    else:
-        neg, pos = next(iter(counts.values()))
-    if pos == 0 or neg == 0:
-        have = "no labelled pairs" if pos + neg == 0 else (
-            "only positives" if pos else "only negatives")
-        raise PrismInputError(f"the support set has {have} ({pos} positive, {neg} negative); "
-                         "--support needs labelled pairs of both classes", str(path))
-
-
-def _check_cells(pairs, genome, meta: dict, model_path, reg, cell, zero_shot: bool,
-                 cell_col: str, label_col: str, support=None) -> _Input:
-    """Validate PAIRS (every line) and the cells it will be scored in, before any work.
-
-    Every cell must be a training cell or one registered by `prism adapt` (for this
-    model); without --cell each line's own cell column is used, and an unknown or
-    missing cell there is an error at that line. Only --zero-shot scores without a cell.
-    With ``support`` (``--support``) the --cell name may be new: the support sets its
-    environment.
-    Returns what the pass learnt (:class:`_Input`): whether the input names cells that
-    --cell/--zero-shot override (they are then kept in the output as ``input_cell``), its
-    cells, its pairs per chromosome (how ``shard`` slices it) and whether it is labelled.
-    """
-    import math
-
-    import numpy as np
-    import pandas as pd
-
-    from ..errors import PrismInputError
-    from ..io.bed import BEDPE, TableReader
-    from ..registry import is_known_cell, load_adapted, training_cells, unknown_cell
-    from .common import model_checksum
-
-    training = training_cells(meta)
-    arch = (meta.get("model_config") or {}).get("arch", "prism")
-    reader = TableReader(pairs, BEDPE, genome=genome, label_col=label_col)
-    first_line: dict[str, int] = {}
-    has_cells = False
-    summary = _Input()
-    counts = summary.counts
-    for chunk in reader:
-        for name, n in chunk["chrom1"].value_counts(sort=False).items():
-            counts[name] = counts.get(name, 0) + int(n)
-        if label_col in chunk and not summary.labelled:
-            summary.labelled = bool((chunk[label_col].to_numpy() >= 0).any())
-        if cell_col not in chunk:
-            continue
-        has_cells = True
-        col = chunk[cell_col].to_numpy(dtype=str)
-        for name in pd.unique(col):
-            if name not in first_line:
-                first_line[name] = int(chunk["_line"].iat[int(np.argmax(col == name))])
-    summary.cells = list(first_line) if has_cells else ["."]
-    if support and arch == "crossattn":
-        raise PrismInputError("--support needs a PRISM model (a crossattn model has no cell "
-                         "environment)", str(model_path))
-    if zero_shot or arch == "crossattn":  # no environment: cells do not enter the scores
-        summary.overridden = zero_shot and bool(set(first_line) - {"."})
-        return summary
-    if support:  # the support gives --cell's environment, whatever the name
-        summary.overridden = bool(set(first_line) - {".", cell})
-        return summary
-    if cell:
-        names = {cell: None}
-    elif not has_cells:
-        raise PrismInputError(f"no '{cell_col}' column and no --cell: give -c CELL (training cells "
-                         f"{', '.join(training) or 'none'}) or --zero-shot", str(pairs))
-    else:
-        names = first_line
-    checksum = None
-    for name, line in names.items():
-        if name == ".":
-            raise PrismInputError(f"no cell for this pair ('.' in column '{cell_col}'): give -c "
-                             "CELL or --zero-shot", str(pairs), line)
-        if not is_known_cell(name, training, reg):
-            raise unknown_cell(name, training, reg, str(pairs) if line else None, line)
-        if name in training:
-            continue
-        record = load_adapted(reg, name)
-        pi = record.get("pi")
-        if not isinstance(pi, list) or not pi or not all(
-                isinstance(x, (int, float)) and math.isfinite(x) for x in pi):
-            raise PrismInputError(f"adapted cell '{name}' has no finite environment 'pi'; re-run "
-                             "`prism adapt`", str(reg / f"{name}.json"))
-        checksum = checksum or model_checksum(model_path)
-        if record.get("model_checksum") not in (None, checksum):
-            raise PrismInputError(f"adapted cell '{name}' was registered with another model "
-                             f"(checksum {str(record['model_checksum'])[:12]}, this model "
-                             f"{checksum[:12]}); re-run `prism adapt` with this model",
-                             str(reg / f"{name}.json"))
-    summary.overridden = bool(cell) and bool(set(first_line) - {".", cell})
-    return summary
 
 
 def _with_input_cell(chunks, ds):

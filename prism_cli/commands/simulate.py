@@ -8,8 +8,9 @@ import time
 import click
 
 from ..io.atomic import atomic_dir
-from .common import (command, force_option, max_distance_option, option, out_option,
-                     seed_option, verbosity_options)
+from .common import command, option
+from .options import (force_option, max_distance_option, out_option, seed_option,
+                      verbosity_options)
 
 _DEFAULTS = dict(seed=0, cells=6, chroms=4, genome_size=4_000_000, pairs=20_000,
                  max_distance=100_000)
@@ -43,8 +44,7 @@ def command(out, seed, n_cells, n_chroms, genome_size, n_pairs, max_distance, fo
 
     from ..errors import PrismInputError
     from ..io.atomic import check_writable
-    from ..sim_references import cross_cell_note
-    from ..simulate import SimConfig, reference_scores, simulate, write_world
+    from ..simulate import SimConfig, cross_cell_note, reference_scores, simulate, write_world
 
     check_writable(out, force, directory=True)  # fail before any work
     cfg = SimConfig(seed=seed, cells=n_cells, chroms=n_chroms, genome_size=genome_size,

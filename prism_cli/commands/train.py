@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .common import (cells_option, command, csv_names, data_option, device_option,
-                     force_option, out_option, seed_option, threads_option,
-                     verbosity_options)
-
-_csv = csv_names
+from .common import command, csv_names
+from .options import (cells_option, data_option, device_option, force_option, out_option,
+                      seed_option, threads_option, verbosity_options)
 
 
 @command("train", conflicts=[("resume", "force")])
@@ -86,17 +84,18 @@ def command(data, cells, val_cells, val_chroms, test_chroms, element_features, a
                        ("steps_per_epoch", steps_per_epoch), ("lr", lr), ("seed", seed)):
         if value is not None:
             train_over[key] = value
-    lists = dict(cells=_csv(cells, "--cells"), val_cells=_csv(val_cells, "--val-cells") or [],
-                 val_chroms=_csv(val_chroms, "--val-chroms"),
-                 test_chroms=_csv(test_chroms, "--test-chroms"))
+    lists = dict(cells=csv_names(cells, "--cells"),
+                 val_cells=csv_names(val_cells, "--val-cells") or [],
+                 val_chroms=csv_names(val_chroms, "--val-chroms"),
+                 test_chroms=csv_names(test_chroms, "--test-chroms"))
     if not resume:  # before any work: --force replaces only a run directory PRISM wrote
         from ..io.atomic import check_writable
         from ..train.loop import RUN_EXISTS
 
         check_writable(out, force, directory=True, inputs=(data, config_file),
                        advice=RUN_EXISTS)
-    req = TrainRequest(data=data, out=out, **lists,
-                       element_features=element_features, model=model_over, train=train_over, device=device, amp=amp,
+    req = TrainRequest(data=data, out=out, **lists, element_features=element_features,
+                       model=model_over, train=train_over, device=device, amp=amp,
                        resume=resume, force=force, threads=threads, verbose=verbose,
                        quiet=quiet)
     summary = run_training(req)

@@ -17,17 +17,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import inference
+from ..predict.environment import mean_environment, predict
+from ..predict.pairs import frame_outputs
 from .inputs import ElementInputs
 
 
 def _outputs(model, enh: ElementInputs, prom: ElementInputs, pairs: pd.DataFrame, pi):
-    e_idx, p_idx = pairs["enh_idx"].to_numpy(), pairs["prom_idx"].to_numpy()
-    e_cache = inference.ElementCache.build(model, enh, e_idx, "enhancer")
-    p_cache = inference.ElementCache.build(model, prom, p_idx, "promoter")
-    log_d = np.log10(np.maximum(pairs["distance"].to_numpy(), 1)).astype(np.float32)
-    out = inference.pair_outputs(model, e_cache, p_cache, e_idx, p_idx, log_d)
-    r = inference.predict(model, out["U"], out["z_F"], pi)["R"] if pi is not None else \
+    out = frame_outputs(model, (enh, prom), pairs)
+    r = predict(model, out["U"], out["z_F"], pi)["R"] if pi is not None else \
         torch.zeros_like(out["U"])
     return out["U"].double().numpy(), r.double().numpy()
 
@@ -62,7 +59,7 @@ def feature_effects(model, enh: ElementInputs, prom: ElementInputs, pairs: pd.Da
     if enh.features is None:
         raise ValueError("this model reads no element features")
     pairs = pairs.reset_index(drop=True)
-    pi = inference.mean_environment(model) if model.has_environment else None
+    pi = mean_environment(model) if model.has_environment else None
     u0, r0 = _outputs(model, enh, prom, pairs, pi)
     e_idx, p_idx = pairs["enh_idx"].to_numpy(), pairs["prom_idx"].to_numpy()
     rows = []

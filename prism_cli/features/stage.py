@@ -3,7 +3,7 @@ computed once per unique element and cached with the dataset.
 
     stage = FeatureStage.fit(spec, ds, {"enhancer": ids, "promoter": ids}, settings)
         discover: motifs learned label-free from the training-chromosome elements
-                  (prism_cli/motifs/discover.py), thresholds calibrated on their
+                  (prism_cli/motifs/discover/), thresholds calibrated on their
                   dinucleotide shuffles;
         jaspar:   JASPAR CORE vertebrates, thresholds calibrated the same way;
         table:    the columns of the feature table.

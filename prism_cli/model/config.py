@@ -8,10 +8,13 @@ Everything needed to rebuild a model from a checkpoint lives here (the checkpoin
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ARCHES = ("prism", "crossattn")
 RC_MODES = ("max", "mean", "none")
+MOTIF_NORMS = ("none", "batch")
+# removed fields that did nothing: ignored when a saved config (checkpoint) still has them
+REMOVED_FIELDS = ("extra",)
 
 
 # value of each field added after the first checkpoints, for configs saved without it
@@ -45,8 +48,9 @@ class ModelConfig:
     Environment (arch "prism" only)
         d_f: width of z_F; z_f_elements: z_F = MLP(z_I) + a linear map of the two
         elements' mean tokens (a direct path from element content to R; without it z_F
-        sees only what z_I kept, and z_I is shaped mostly by U); n_prototypes (K) and d_env: prototype map P (K x d_env);
-        student_hidden: width of the set encoders; n_cells: rows of the teacher table.
+        sees only what z_I kept, and z_I is shaped mostly by U); n_prototypes (K) and
+        d_env: prototype map P (K x d_env); student_hidden: width of the set encoders;
+        n_cells: rows of the teacher table.
     Environment estimate from a support set (model/posterior.py)
         env_map_steps: Gauss-Newton steps refining the student's guess to the MAP of the
         support likelihood (0 = the student alone); env_init: "student" (amortised
@@ -108,7 +112,6 @@ class ModelConfig:
     # log10-distance standardisation (set from the training pairs)
     distance_mean: float = 4.5
     distance_sd: float = 0.5
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.dilations = tuple(int(d) for d in self.dilations)
@@ -116,6 +119,8 @@ class ModelConfig:
             raise ValueError(f"arch must be one of {ARCHES}, got {self.arch!r}")
         if self.rc not in RC_MODES:
             raise ValueError(f"rc must be one of {RC_MODES}, got {self.rc!r}")
+        if self.motif_norm not in MOTIF_NORMS:
+            raise ValueError(f"motif_norm must be one of {MOTIF_NORMS}, got {self.motif_norm!r}")
         if self.env_init not in ("student", "prior"):
             raise ValueError(f"env_init must be student or prior, got {self.env_init!r}")
         if self.env_space not in ENV_SPACES:
@@ -137,6 +142,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        d = {k: v for k, v in d.items() if k not in REMOVED_FIELDS}
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:

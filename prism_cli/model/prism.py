@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from .adversary import DomainAdversary
 from .attention import PairEncoder
@@ -180,6 +181,14 @@ class PRISM(_Backbone):
     def opportunist_environment(self, z_i, y, mask) -> torch.Tensor:
         """pi_O: z_I (E, N, d_z), y (E, N), mask (E, N) -> (E, K)."""
         return env_from_logits(self.opportunist(z_i, y, mask), self.cfg.env_softmax)
+
+    def opportunist_logit(self, u, z_f, pi_o) -> torch.Tensor:
+        """The opportunist's logit (U - R(z_F, pi_O)) / T, with U, z_F, T and the resistance
+        head's weights detached: its loss trains the opportunist only.
+        u (E, M), z_F (E, M, d_f), pi_O (E, K) -> (E, M)."""
+        frozen = {k: v.detach() for k, v in self.resistance_head.named_parameters()}
+        r = functional_call(self.resistance_head, frozen, (z_f.detach(), pi_o[:, None]))
+        return (u.detach().float() - r.float()) / self.temperature.detach()
 
     def mean_teacher_environment(self) -> torch.Tensor:
         """Mean of pi_T over training cells, (K,): the 'average environment'."""

@@ -55,6 +55,7 @@ class SequenceTower(nn.Module):
         self.n_tokens = cfg.n_tokens
         self.pool = cfg.pool
         self.motifs = nn.Conv1d(4, c, cfg.motif_width, padding=cfg.motif_width // 2)
+        # cfg.motif_norm is "none" or "batch" (ModelConfig checks it)
         self.motif_norm = nn.BatchNorm1d(c) if cfg.motif_norm == "batch" else nn.Identity()
         self.motif_dropout = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(ResidualDilatedBlock(c, d, cfg.dropout)

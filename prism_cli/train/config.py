@@ -7,6 +7,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+# keys of removed settings -> the value under which they did nothing: configs saved before
+# the removal (RUN/config.json, checkpoint metadata) still load; any other value is an error
+REMOVED = {"freeze_motifs": False}
+
 
 @dataclass
 class TrainConfig:
@@ -37,10 +41,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     encode_chunk: int = 512                   # elements per checkpointed tower chunk
     # label-free tower pretraining (element vs shuffled element), before epoch 1
-    pretrain_steps: int = 0                   # 0: off (bench/tower_probe.py: no motif gain)
+    pretrain_steps: int = 0                   # 0: off (docs/model.md: no motif gain)
     pretrain_batch: int = 64
     pretrain_lr: float = 3e-3
-    freeze_motifs: bool = False               # keep the pretrained motif layer fixed
     # element features (prism_cli/features/): label-free motif discovery and scanning
     discover_motifs: int = 32                 # motifs kept at most (after TOMTOM merging)
     discover_steps: int = 100                 # element-vs-shuffle steps per discovery round
@@ -75,6 +78,11 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        for key, inert in REMOVED.items():
+            if key in d and d[key] != inert:
+                raise ValueError(f"train config key {key!r} was removed (freezing the motif "
+                                 "layer after tower pretraining); drop it from the config")
+        d = {k: v for k, v in d.items() if k not in REMOVED}
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:

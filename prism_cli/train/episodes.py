@@ -17,7 +17,7 @@ import torch
 
 from ..encode import reverse_complement
 from ..features.inputs import ElementInputs
-from ..inference import draw_support, sample_support_sizes
+from ..predict.support import draw_support, pad_rows, sample_support_sizes
 
 
 @dataclass
@@ -219,14 +219,9 @@ class BatchBuilder:
         y = self.labels[rows].copy()
         if hidden_per_episode is not None:
             y[np.concatenate(hidden_per_episode)] = -1
-        width = max(len(r) for r in rows_per_episode)
-        index = np.zeros((len(rows_per_episode), width), dtype=np.int64)
-        mask = np.zeros_like(index, dtype=bool)
-        start = 0
-        for e, r in enumerate(rows_per_episode):
-            index[e, :len(r)] = np.arange(start, start + len(r))
-            mask[e, :len(r)] = True
-            start += len(r)
+        ends = np.cumsum([len(r) for r in rows_per_episode])
+        index, mask = pad_rows([np.arange(e - len(r), e)
+                                for e, r in zip(ends, rows_per_episode)])
         return Side(torch.from_numpy(_locate(e_uniq, self.enh_idx[rows])),
                     torch.from_numpy(_locate(p_uniq, self.prom_idx[rows])),
                     torch.from_numpy(self.log_distance[rows]), torch.from_numpy(y),

@@ -1,4 +1,4 @@
-"""Per-episode losses and their gradient routing (docs/model.md, DESIGN §2).
+"""Per-episode losses and their gradient routing (docs/model.md).
 
 For each episode e (one cell c, support S, query Q):
 
@@ -29,9 +29,8 @@ import contextlib
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
-from torch.utils.checkpoint import checkpoint
 
+from ..predict.cache import encode_chunks
 from .config import TrainConfig
 from .episodes import Batch, Side
 
@@ -53,21 +52,6 @@ def kl_divergence(p_target: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """KL(p || q) per row.  p, q : (E, K) distributions -> (E,)."""
     p = p_target.clamp_min(1e-8)
     return (p * (p.log() - q.clamp_min(1e-8).log())).sum(-1)
-
-
-def _encode_chunks(encode, codes: torch.Tensor, chunk: int, grad: bool) -> torch.Tensor:
-    """encode(codes) in chunks of ``chunk`` elements; with gradient, each chunk is
-    checkpointed (recomputed in backward) when there is more than one chunk."""
-    if chunk <= 0 or codes.shape[0] <= chunk:
-        return encode(codes)
-    parts = []
-    for s in range(0, codes.shape[0], chunk):
-        piece = codes[s:s + chunk]
-        if grad and torch.is_grad_enabled():
-            parts.append(checkpoint(encode, piece, use_reentrant=False))
-        else:
-            parts.append(encode(piece))
-    return torch.cat(parts)
 
 
 class EpisodeObjective(nn.Module):
@@ -95,11 +79,9 @@ class EpisodeObjective(nn.Module):
         for encode, codes, n_grad in ((m.encode_enhancers, batch.enh_codes, batch.n_enh_query),
                                       (m.encode_promoters, batch.prom_codes, batch.n_prom_query)):
             n_grad = codes.shape[0] if (all_grad or n_grad < 0) else n_grad
-            parts = [_encode_chunks(encode, codes[:n_grad], self.tcfg.encode_chunk, grad=True)]
+            parts = encode_chunks(encode, codes[:n_grad], self.tcfg.encode_chunk, grad=True)
             if n_grad < codes.shape[0]:
-                with torch.no_grad():
-                    parts.append(_encode_chunks(encode, codes[n_grad:], self.tcfg.encode_chunk,
-                                                grad=False))
+                parts += encode_chunks(encode, codes[n_grad:], self.tcfg.encode_chunk)
             out.append(torch.cat(parts) if len(parts) > 1 else parts[0])
         return out[0], out[1]
 
@@ -166,10 +148,7 @@ class EpisodeObjective(nn.Module):
 
         if m.opportunist is not None:
             pi_o = m.opportunist_environment(s["z_I"].detach(), y_s, s_mask)
-            frozen = {k: v.detach() for k, v in m.resistance_head.named_parameters()}
-            r_o = functional_call(m.resistance_head, frozen, (q["z_F"].detach(), pi_o[:, None]))
-            logit_o = (q["U"].detach().float() - r_o.float()) / m.temperature.detach()
-            opp = episode_bce(logit_o, y_q, q_mask)
+            opp = episode_bce(m.opportunist_logit(q["U"], q["z_F"], pi_o), y_q, q_mask)
             ratio = main.detach() / opp.detach().clamp_min(1e-6)
             if self.training:
                 self._update_rho(cells, ratio)

@@ -48,7 +48,7 @@ class _Head(nn.Module):
 
 def pretrain_towers(model, enhancers, promoters, enh_ids: np.ndarray, prom_ids: np.ndarray,
                     steps: int = 300, batch: int = 64, lr: float = 3e-3, max_shift: int = 10,
-                    seed: int = 0, log=None) -> list[dict]:
+                    seed: int = 0, log=None) -> tuple[list[dict], nn.ModuleList]:
     """Train the model's two towers on element-vs-shuffled discrimination.
 
     enhancers, promoters : uint8 code arrays (n, L) (dataset memmaps);

@@ -2,8 +2,8 @@
 
 Defaults when the user gives none (users should give them):
 
-* a genome with >= 10 chromosomes (e.g. hg19): test = chr1-chr4 (the protocol of
-  data/README.md), val = chr5, chr6;
+* a genome with >= 10 chromosomes (e.g. hg19): test = chr1-chr4 (the held-out
+  chromosomes of the TargetFinder benchmark protocol), val = chr5, chr6;
 * a small genome (e.g. ``prism simulate``, chr1..chr4): test = the last chromosome,
   val = the one before it (chr4 and chr3);
 * two chromosomes: val = the last, no test chromosome.
@@ -18,12 +18,6 @@ import numpy as np
 
 from ..errors import PrismInputError
 from ..io.bed import chrom_sort_key
-
-
-def parse_chroms(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    return [c.strip() for c in text.split(",") if c.strip()]
 
 
 def default_splits(chroms: list[str], val: list[str] | None = None,

@@ -2,9 +2,10 @@
 
 For each validated cell: a fixed support pool drawn once from the cell's labelled
 training-chromosome pairs, and a query = its labelled validation-chromosome pairs.  Every
-epoch the current model encodes the elements once (ElementCache), computes pair outputs,
-estimates the cell's environment from the support pool exactly as ``prism adapt`` does
-(student guess refined to the MAP of the support likelihood) and scores the query.  Reported per cell:
+epoch the current model encodes the elements once and computes pair outputs
+(predict.pairs.rows_outputs), estimates the cell's environment from the support pool exactly
+as ``prism adapt`` does (student guess refined to the MAP of the support likelihood) and
+scores the query.  Reported per cell:
 
     aupr, auroc, prevalence, spread (sd of p), bce      -- student path (the main number)
     aupr_teacher, auroc_teacher                          -- pi_T(c), training cells only
@@ -22,8 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import inference
 from ..metrics import aupr, auroc
+from ..predict.environment import estimate_environment, predict, teacher_pi
+from ..predict.pairs import rows_outputs
+from ..predict.support import draw_support
 
 SPREAD_FLOOR = 0.01
 
@@ -50,7 +53,7 @@ def plan_validation(pairs_cell: np.ndarray, labels: np.ndarray, split: np.ndarra
         sup = np.flatnonzero(of_cell & (split == "train"))
         qry = np.flatnonzero(of_cell & (split == "val"))
         if len(sup) > support_pool:
-            sup = np.sort(sup[inference.draw_support(labels[sup], support_pool, rng)])
+            sup = np.sort(sup[draw_support(labels[sup], support_pool, rng)])
         if len(qry) > max_query:
             qry = np.sort(rng.choice(qry, max_query, replace=False))
         out.append(ValCell(name, idx, sup, qry))
@@ -87,7 +90,7 @@ def collapse_reason(m: dict) -> str | None:
 
 def validate(model, arrays: dict, plan: list[ValCell], support_sizes=(8, 256),
              n_episodes: int = 32, seed: int = 0, batch_size: int = 256) -> dict:
-    """Score every planned cell via prism_cli.inference.
+    """Score every planned cell through the inference path (prism_cli/predict).
 
     arrays : {"enhancers", "promoters" (code memmaps), "enh_idx", "prom_idx",
               "log_distance", "labels"} of the whole pairs table.
@@ -95,12 +98,8 @@ def validate(model, arrays: dict, plan: list[ValCell], support_sizes=(8, 256),
     """
     rows = np.unique(np.concatenate([np.concatenate([c.support, c.query]) for c in plan]
                                     or [np.zeros(0, np.int64)]))
-    e_cache = inference.ElementCache.build(model, arrays["enhancers"], arrays["enh_idx"][rows],
-                                           "enhancer", batch_size)
-    p_cache = inference.ElementCache.build(model, arrays["promoters"],
-                                           arrays["prom_idx"][rows], "promoter", batch_size)
-    out = inference.pair_outputs(model, e_cache, p_cache, arrays["enh_idx"][rows],
-                                 arrays["prom_idx"][rows], arrays["log_distance"][rows])
+    out = rows_outputs(model, arrays["enhancers"], arrays["promoters"], arrays["enh_idx"][rows],
+                       arrays["prom_idx"][rows], arrays["log_distance"][rows], batch_size)
     pos = {int(r): i for i, r in enumerate(rows)}
     labels = arrays["labels"]
     result: dict = {"cells": {}, "collapse": {}}
@@ -115,19 +114,17 @@ def validate(model, arrays: dict, plan: list[ValCell], support_sizes=(8, 256),
             si = torch.tensor([pos[int(r)] for r in cell.support], dtype=torch.long)
             support = {"z_F": out["z_F"][si], "U": out["U"][si], "y": labels[cell.support]}
             rng = np.random.default_rng(seed + 104729 * (k + 1))
-            pi, pi_sd, _ = inference.estimate_environment(model, support, support_sizes,
-                                                          0, rng)
-            p = inference.predict(model, u, z_f, pi)["p"].numpy()
+            pi, pi_sd, _ = estimate_environment(model, support, support_sizes, 0, rng)
+            p = predict(model, u, z_f, pi)["p"].numpy()
             m["pi_sd"] = float(pi_sd.mean())
         else:
-            p = inference.predict(model, u, z_f, None)["p"].numpy()
+            p = predict(model, u, z_f, None)["p"].numpy()
         m.update(aupr=aupr(y, p), auroc=auroc(y, p), spread=float(p.std()), bce=_bce(p, y))
         if model.has_environment:
-            p0 = inference.predict(model, u, z_f, None)["p"].numpy()
+            p0 = predict(model, u, z_f, None)["p"].numpy()
             m.update(aupr_zero_shot=aupr(y, p0), auroc_zero_shot=auroc(y, p0))
             if cell.cell_index is not None:
-                pt = inference.predict(model, u, z_f,
-                                       inference.teacher_pi(model, cell.cell_index))["p"]
+                pt = predict(model, u, z_f, teacher_pi(model, cell.cell_index))["p"]
                 m.update(aupr_teacher=aupr(y, pt.numpy()), auroc_teacher=auroc(y, pt.numpy()))
         result["cells"][cell.name] = m
         why = collapse_reason(m)

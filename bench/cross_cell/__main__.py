@@ -1,0 +1,5 @@
+"""``python -m bench.cross_cell ...`` = ``python -m bench.cross_cell.harness ...``."""
+
+from .harness import main
+
+main()

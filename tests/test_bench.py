@@ -1,0 +1,99 @@
+"""bench/ stays runnable: every module imports (a moved prism_cli name fails here, not in
+the middle of a benchmark) and every script answers ``--help`` (its argument parser is
+built) without running anything.  No benchmark is run."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import io
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import bench
+
+REPO = Path(__file__).resolve().parents[1]
+MODULES = sorted(m.name for m in pkgutil.walk_packages(bench.__path__, "bench."))
+# modules with a command line (a ``main``); the rest are libraries of the benchmarks
+SCRIPTS = ["bench.adaptation.element_features", "bench.adaptation.sim_refit_reference",
+           "bench.cases.cli_consistency", "bench.cases.reliability",
+           "bench.cross_cell.harness", "bench.probes.cell_specificity",
+           "bench.probes.competition", "bench.probes.distance_shape", "bench.probes.tower",
+           "bench.probes.tower_variants", "bench.probes.zf",
+           "bench.simulated.motif_recovery", "bench.simulated.simulate_reference",
+           "bench.simulated.train_validation", "bench.throughput.extract",
+           "bench.throughput.score", "bench.throughput.train"]
+
+
+def test_the_module_list_is_complete():
+    """Every bench module with a ``main`` is in SCRIPTS, so its --help is tested."""
+    assert "bench.cross_cell.harness" in MODULES
+    with_main = []
+    for m in MODULES:
+        path = REPO / (m.replace(".", "/") + ".py")
+        if path.exists() and not m.endswith("__main__") and any(
+                isinstance(n, ast.FunctionDef) and n.name == "main"
+                for n in ast.parse(path.read_text()).body):
+            with_main.append(m)
+    assert sorted(with_main) == sorted(SCRIPTS)
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if not m.endswith("__main__")])
+def test_bench_module_imports(name):
+    importlib.import_module(name)
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_bench_script_help(name):
+    """``main(["--help"])``: the parser is built and exits 0 before any work."""
+    module = importlib.import_module(name)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as stop:
+        module.main(["--help"])
+    assert stop.value.code == 0
+    assert "usage:" in out.getvalue()
+
+
+def _prism_cli_imports():
+    """(file:line, module, name) of every ``prism_cli`` import in bench/, including the
+    ones inside functions (which importing the module does not run)."""
+    for path in sorted((REPO / "bench").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            where = f"{path.relative_to(REPO)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.ImportFrom) and not node.level and \
+                    (node.module or "").split(".")[0] == "prism_cli":
+                for alias in node.names:
+                    yield where, node.module, alias.name
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] == "prism_cli":
+                        yield where, alias.name, None
+
+
+@pytest.mark.parametrize("where,module,name", list(_prism_cli_imports()),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_bench_prism_cli_names_exist(where, module, name):
+    """Every prism_cli name bench/ imports, at module level or inside a function, exists."""
+    mod = importlib.import_module(module)
+    if name is not None and not hasattr(mod, name):
+        importlib.import_module(f"{module}.{name}")   # a submodule (from pkg import mod)
+
+
+def test_cross_cell_runs_as_a_package_module():
+    """``python -m bench.cross_cell`` (the package's __main__) from the repository root."""
+    res = subprocess.run([sys.executable, "-m", "bench.cross_cell", "run", "--help"],
+                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "--dataset" in res.stdout
+
+
+def test_bench_has_no_sys_path_edits():
+    """Scripts run as ``python -m bench.<package>.<module>``: no module edits sys.path."""
+    offenders = [str(p.relative_to(REPO)) for p in (REPO / "bench").rglob("*.py")
+                 if "sys.path" in p.read_text()]
+    assert offenders == []
