@@ -12,7 +12,7 @@ RUN/last.state.pt (optimiser and RNG state for ``--resume``; read back only with
 ``torch.load(weights_only=True)``, which refuses arbitrary pickles).
 
 Nothing here unpickles: a pickle (or anything else) in place of a checkpoint is refused
-with an PrismInputError before any of it is interpreted.
+with a PrismInputError before any of it is interpreted.
 
 :class:`Checkpoint` is how the rest of PRISM reads one: the model and the metadata's
 fields (windows, training cells, support sizes, element features, splits), parsed once.
@@ -104,7 +104,7 @@ def _check_safetensors(path: Path) -> None:
     # by the length and the '{', never by the first byte alone.)
     if n < 2 or n + 8 > size or head[8:9] != b"{":
         raise PrismInputError("not a safetensors checkpoint (refusing to load it: PRISM never "
-                         "unpickles checkpoints)", str(path))
+                              "unpickles checkpoints)", str(path))
 
 
 def read_meta(path: str | Path) -> dict:
@@ -142,7 +142,7 @@ def load_checkpoint(path: str | Path, device=None):
         cfg = ModelConfig.from_saved(meta["model_config"])
     except (KeyError, TypeError, ValueError) as err:
         raise PrismInputError(f"bad model_config in checkpoint metadata ({err})",
-                         str(prefix.with_suffix(META_SUFFIX))) from None
+                              str(prefix.with_suffix(META_SUFFIX))) from None
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as err:
@@ -150,17 +150,17 @@ def load_checkpoint(path: str | Path, device=None):
     bad = [k for k, t in state.items() if t.is_floating_point() and not t.isfinite().all()]
     if bad:  # a diverged run or a damaged file: every prediction would be nan
         raise PrismInputError(f"checkpoint holds non-finite weights (NaN/Inf) in {len(bad)} "
-                         f"tensor(s), e.g. {bad[0]}", str(weights))
+                              f"tensor(s), e.g. {bad[0]}", str(weights))
     model = build_model(cfg)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[-1].strip()
         raise PrismInputError(f"checkpoint does not match its model_config ({first})",
-                         str(weights)) from None
+                              str(weights)) from None
     if missing or unexpected:
         raise PrismInputError(f"checkpoint does not match its model_config (missing {missing[:3]}, "
-                         f"unexpected {unexpected[:3]})", str(weights))
+                              f"unexpected {unexpected[:3]})", str(weights))
     if device is not None:
         model.to(device)
     model.eval()

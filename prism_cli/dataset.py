@@ -31,15 +31,15 @@ class PairDataset:
         mf = self.root / "manifest.json"
         if not mf.exists():
             raise PrismInputError("not a PRISM dataset (no manifest.json); make one with "
-                             "`prism extract`", str(root))
+                                  "`prism extract`", str(root))
         try:
             self.manifest = json.loads(mf.read_text())
         except json.JSONDecodeError as err:
             raise PrismInputError(f"manifest is not valid JSON ({err.msg}); re-run `prism extract`",
-                             str(mf), err.lineno) from None
+                                  str(mf), err.lineno) from None
         except (UnicodeDecodeError, OSError) as err:
             raise PrismInputError(f"unreadable manifest ({type(err).__name__}); re-run "
-                             "`prism extract`", str(mf)) from None
+                                  "`prism extract`", str(mf)) from None
         if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
             raise PrismInputError("manifest.json is not a PRISM dataset manifest", str(mf))
         try:
@@ -55,7 +55,7 @@ class PairDataset:
         except (KeyError, TypeError, ValueError, OSError, pd.errors.ParserError) as err:
             what = f"missing {err}" if isinstance(err, KeyError) else str(err).splitlines()[0]
             raise PrismInputError(f"damaged dataset ({what}); re-run `prism extract`",
-                             str(root)) from None
+                                  str(root)) from None
 
     def _memmap(self, name: str, n: int, length: int) -> np.ndarray:
         path = self.root / name

@@ -208,7 +208,7 @@ def extract(genome, pairs_path, root: Path, enhancer: WindowSpec, promoter: Wind
         missing = [c for c in cells if c not in tallies]
         if missing:
             raise PrismInputError(f"cell(s) {', '.join(missing)} not found in column "
-                             f"'{cell_col}'", str(pairs_path))
+                                  f"'{cell_col}'", str(pairs_path))
     n_pairs = sum(t.pairs for t in tallies.values())
     if n_pairs == 0:
         raise PrismInputError("no pairs to extract", str(pairs_path))
@@ -242,7 +242,7 @@ def _prepare(chunk, reader, cells, cell_col, label_col, default_cell):
     if inter.any():
         row = chunk.iloc[int(np.flatnonzero(inter)[0])]
         raise PrismInputError(f"inter-chromosomal pair ({row.chrom1} - {row.chrom2}); enhancer and "
-                         "promoter must be on one chromosome", reader.name, int(row._line))
+                              "promoter must be on one chromosome", reader.name, int(row._line))
     return chunk.copy()
 
 

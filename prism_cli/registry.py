@@ -41,7 +41,7 @@ def registry_dir(model_path: str | Path, registry: str | Path | None = None) -> 
 def check_cell_name(name: str) -> str:
     if not _NAME.match(name or ""):
         raise PrismInputError(f"cell name '{name}' must be letters, digits and . _ + - "
-                         "(starting with a letter or digit)")
+                              "(starting with a letter or digit)")
     return name
 
 

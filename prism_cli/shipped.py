@@ -48,7 +48,7 @@ def resolve_model(value: str) -> Path:
         return models[value]
     names = ", ".join(models) or "none"
     raise PrismInputError(f"no such file or folder, nor a shipped model of that name "
-                     f"(shipped models: {names})", value)
+                          f"(shipped models: {names})", value)
 
 
 def shipped_name(model_path: str | Path) -> str | None:

@@ -251,9 +251,11 @@ def test_validation_scores_exactly_what_adapt_and_score_give(world, tmp_path):
     y, p = scored["label"].to_numpy().astype(int), scored["prob"].to_numpy()
 
     ck = Checkpoint.load(world / "model", device="cpu")
-    ds = pairs_dataset(Genome(world / "g.fa"), world / "pairs.bedpe", ck.windows, tmp_path / "d")
+    ds = pairs_dataset(Genome(world / "g.fa"), world / "pairs.bedpe", ck.windows,
+                       tmp_path / "d")
     arrays = {"enhancers": ds.enhancers, "promoters": ds.promoters,
-              "enh_idx": ds.pairs["enh_idx"].to_numpy(), "prom_idx": ds.pairs["prom_idx"].to_numpy(),
+              "enh_idx": ds.pairs["enh_idx"].to_numpy(),
+              "prom_idx": ds.pairs["prom_idx"].to_numpy(),
               "log_distance": ds.log_distance(), "labels": ds.pairs["label"].to_numpy()}
     on_chr1 = (ds.pairs["chrom1"] == "chr1").to_numpy()
     plan = [ValCell("NEW", None, np.flatnonzero(on_chr1), np.flatnonzero(~on_chr1))]

@@ -86,7 +86,7 @@ def command(fasta, pairs, enhancers, promoters, max_distance, cells, cell, cell_
                 n = write_candidates(enh, prom, max_distance, fh, genome)
             if n == 0:
                 raise PrismInputError(f"no enhancer-promoter pairs within {max_distance} bp",
-                                 enh)
+                                      enh)
             source = {"enhancers": display_name(enhancers),
                       "promoters": display_name(promoters), "max_distance": max_distance}
             if verbose:

@@ -65,11 +65,11 @@ def command(model_path, data, chroms, n_motifs, steps, n_pairs, no_jaspar, seed,
         table, motifs = dataset_motifs(data, chrom_list, n_motifs, steps, seed, device)
     if not motifs and model_path is not None:
         raise PrismInputError("the model reads no motifs (its features are a table or conv "
-                         "towers only)", model_path)
+                              "towers only)", model_path)
     if not motifs:
         raise PrismInputError("no motif enriched over dinucleotide-shuffled sequence was found "
-                         "in the dataset's elements (try more --steps or more elements)",
-                         data)
+                              "in the dataset's elements (try more --steps or more elements)",
+                              data)
     if quiet:  # the table printed at the end is also motifs.tsv
         import contextlib
         import io

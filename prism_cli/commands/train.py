@@ -75,7 +75,7 @@ def command(data, cells, val_cells, val_chroms, test_chroms, element_features, a
             raise PrismInputError(f"not a JSON config ({err})", config_file) from None
         if not isinstance(conf, dict) or set(conf) - {"model", "train"}:
             raise PrismInputError('config must be a JSON object with keys "model" and/or "train"',
-                             config_file)
+                                  config_file)
         model_over.update(conf.get("model", {}))
         train_over.update(conf.get("train", {}))
     if arch is not None:

@@ -39,7 +39,7 @@ def evaluate_frame(df: pd.DataFrame, label_col: str = "label", score_col: str = 
         raise PrismInputError("no pairs (the file has a header but no data lines)", path)
     if by is not None and by not in df.columns:
         raise PrismInputError(f"no column {by!r} to group by; columns are: "
-                         f"{', '.join(map(str, df.columns))} (or use --by none)", path)
+                              f"{', '.join(map(str, df.columns))} (or use --by none)", path)
     labels = parse_labels(df, label_col)
     scores = parse_scores(df, score_col)
 
@@ -59,7 +59,7 @@ def evaluate_frame(df: pd.DataFrame, label_col: str = "label", score_col: str = 
     known = ~np.isnan(labels)
     if not known.any():
         raise PrismInputError(f"no pair has a label in column {label_col!r} (all are '.' or -1)",
-                         path)
+                              path)
 
     rows, plots, one_class = [], [], []
     for name in pd.unique(group_names):

@@ -36,7 +36,7 @@ def parse_labels(df: pd.DataFrame, label_col: str) -> np.ndarray:
         i = int(np.flatnonzero(bad)[0])
         line = df.attrs.get("first_data_line", 1) + i if path else None
         raise PrismInputError(f"{label_col} must be 0 or 1 ('.' or -1 for unknown), "
-                         f"got {raw.iloc[i]!r}", path, line)
+                              f"got {raw.iloc[i]!r}", path, line)
     numeric[numeric == -1.0] = np.nan
     return numeric
 
@@ -50,7 +50,7 @@ def parse_scores(df: pd.DataFrame, score_col: str) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise PrismInputError(f"{score_col} must be a finite number, got {df[score_col].iloc[i]!r}",
-                         path, df.attrs.get("first_data_line", 1) + i if path else None)
+                              path, df.attrs.get("first_data_line", 1) + i if path else None)
     return values
 
 
@@ -71,7 +71,7 @@ def load_thresholds(path: str | Path) -> dict[str, float]:
         data = data["thresholds"]
     if not isinstance(data, dict):
         raise PrismInputError("expected a JSON object {cell: threshold} or "
-                         "{\"thresholds\": {cell: threshold}}", str(path))
+                              "{\"thresholds\": {cell: threshold}}", str(path))
     return _checked_thresholds(data, str(path))
 
 

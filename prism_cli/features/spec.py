@@ -35,7 +35,7 @@ class FeatureSpec:
         items = [t.strip() for t in text.split(",") if t.strip()]
         if not items:
             raise PrismInputError(f"--element-features {text!r}: name at least one source "
-                             "(discover, jaspar, table:PATH, conv)")
+                                  "(discover, jaspar, table:PATH, conv)")
         for item in items:
             if item in MOTIF_SOURCES:
                 motifs.add(item)
@@ -50,7 +50,7 @@ class FeatureSpec:
                 table = str(path.resolve())
             else:
                 raise PrismInputError(f"--element-features: unknown source {item!r} (choose from "
-                                 "discover, jaspar, table:PATH, conv)")
+                                      "discover, jaspar, table:PATH, conv)")
         return cls(tuple(s for s in MOTIF_SOURCES if s in motifs), table, conv)
 
     @property

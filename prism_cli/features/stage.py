@@ -227,7 +227,7 @@ class FeatureStage:
             spec = FeatureSpec(spec.motifs, str(Path(table).resolve()), spec.conv)
         if spec.table and not Path(spec.table).is_file():
             raise PrismInputError("the model reads a feature table that is not there; give its "
-                             "new place with --feature-table", spec.table)
+                                  "new place with --feature-table", spec.table)
         scanners = []
         if state.get("scanners"):
             from ..motifs.scan import MotifScanner

@@ -48,7 +48,7 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> Fe
     names = header.lstrip("#").split("\t")
     if [n.strip() for n in names[:3]] != KEY:
         raise PrismInputError("feature table header must start with chrom, start, end "
-                         f"(got {'  '.join(names[:3])!r})", path, 1)
+                              f"(got {'  '.join(names[:3])!r})", path, 1)
     names = [n.strip() for n in names]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -56,13 +56,13 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> Fe
     feats = [n for n in names[3:] if n not in IGNORED]
     if not feats:
         raise PrismInputError("feature table has no feature column after chrom, start, end",
-                         path, 1)
+                              path, 1)
     try:
         raw = pd.read_csv(path, sep="\t", skiprows=1, header=None, names=names, dtype=str,
                           keep_default_na=False, comment=None, engine="c")
     except pd.errors.ParserError as err:
         raise PrismInputError(f"malformed feature table ({str(err).strip().splitlines()[-1]})",
-                         path) from None
+                              path) from None
     line = np.arange(len(raw)) + 2
     for col in ("start", "end"):
         v = pd.to_numeric(raw[col], errors="coerce")
@@ -70,18 +70,18 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> Fe
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise PrismInputError(f"{col} {raw[col].iloc[i]!r} is not a non-negative integer",
-                             path, int(line[i]))
+                                  path, int(line[i]))
         raw[col] = v.astype(np.int64)
     inverted = (raw["end"] <= raw["start"]).to_numpy()
     if inverted.any():
         i = int(np.flatnonzero(inverted)[0])
         raise PrismInputError(f"end ({raw['end'].iloc[i]}) <= start ({raw['start'].iloc[i]})",
-                         path, int(line[i]))
+                              path, int(line[i]))
     if columns is not None:
         missing = [c for c in columns if c not in feats]
         if missing:
             raise PrismInputError(f"feature table lacks the model's column(s) "
-                             f"{', '.join(missing[:5])}", path, 1)
+                                  f"{', '.join(missing[:5])}", path, 1)
         feats = list(columns)
     values = np.empty((len(raw), len(feats)), dtype=np.float32)
     for j, col in enumerate(feats):
@@ -90,14 +90,14 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> Fe
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise PrismInputError(f"column {col!r}: {raw[col].iloc[i]!r} is not a finite number",
-                             path, int(line[i]))
+                                  path, int(line[i]))
         values[:, j] = v
     keys = raw[KEY].reset_index(drop=True)
     dup = keys.duplicated().to_numpy()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         raise PrismInputError(f"element {keys['chrom'].iloc[i]}:{keys['start'].iloc[i]}-"
-                         f"{keys['end'].iloc[i]} appears twice", path, int(line[i]))
+                              f"{keys['end'].iloc[i]} appears twice", path, int(line[i]))
     return FeatureTable(path, feats, keys, values)
 
 
@@ -115,6 +115,6 @@ def lookup(table: FeatureTable, elements: pd.DataFrame, role: str) -> np.ndarray
         miss = np.flatnonzero(pos < 0)
         e = elements.iloc[int(miss[0])]
         raise PrismInputError(f"no row for {role} {e['chrom']}:{int(e['start'])}-{int(e['end'])}"
-                         f" ({len(miss)} {role}s missing); the table must list every "
-                         "element of the pairs", table.path)
+                              f" ({len(miss)} {role}s missing); the table must list every "
+                              "element of the pairs", table.path)
     return table.values[pos]

@@ -106,7 +106,7 @@ def check_writable(path: str | Path, force: bool, directory: bool = False,
                 raise PrismInputError("output would replace the input", str(path))
             if directory and path.is_dir() and path.resolve() in inp.resolve().parents:
                 raise PrismInputError(f"the output folder holds the input {inp}; choose another "
-                                 "output", str(path))
+                                      "output", str(path))
     if not (path.exists() or path.is_symlink()):
         return path
     if directory:
@@ -120,7 +120,7 @@ def check_writable(path: str | Path, force: bool, directory: bool = False,
                    "config.json in it)")
         if why:
             raise PrismInputError(f"--force will not replace this: {why}; remove it yourself or "
-                             "choose another output", str(path))
+                                  "choose another output", str(path))
         return path
     if path.is_dir():
         raise PrismInputError("output is a folder; give a file name", str(path))
@@ -193,14 +193,14 @@ def output_lock(path: str | Path, also=()):
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as err:
             raise PrismInputError(f"cannot write in the output's folder ({err.strerror})",
-                             str(path)) from None
+                                  str(path)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             raise PrismInputError("another prism process is writing this output now (lock "
-                             f"{lock.name}); wait for it to finish or choose another output",
-                             str(path)) from None
+                                  f"{lock.name}); wait for it to finish or choose another output",
+                                  str(path)) from None
         except OSError:  # a file system without locks: go on unlocked
             break
         try:  # the previous holder may have unlinked the file between our open and flock
@@ -319,7 +319,7 @@ class OutputGroup:
             for path in self._tmp:
                 if path.exists():
                     raise PrismInputError("output appeared while this command ran; use --force "
-                                     "to overwrite it", str(path))
+                                          "to overwrite it", str(path))
         order = [p for p in self._tmp if p != self.paths[0]]
         order += [p for p in self._tmp if p == self.paths[0]]
         for path in order:

@@ -237,7 +237,7 @@ class TableReader:
                 + (" (is it space-separated?)" if " " in text else ""), self.name, lineno)
         if self.spec.kind == "BEDPE" and n_fields == 9:
             raise PrismInputError("9 columns: BEDPE has strand1 and strand2 together "
-                             "(columns 9 and 10), or neither", self.name, lineno)
+                                  "(columns 9 and 10), or neither", self.name, lineno)
         self.columns = _column_names(header, n_fields, self.spec)
         self._check_required()
         return header
@@ -276,7 +276,7 @@ class TableReader:
         if len(wrong):
             i = int(wrong[0])
             raise PrismInputError(f"{int(lines.n_tabs[rows[i]]) + 1} columns where earlier lines "
-                             f"have {n}", self.name, int(lineno[i]))
+                                  f"have {n}", self.name, int(lineno[i]))
         data = lines.join(rows)
         coords = [k for k, c in enumerate(self.columns[:len(self.spec.standard)])
                   if any(c in iv[1:] for iv in self.spec.intervals)]
@@ -297,7 +297,7 @@ class TableReader:
                 if inv.any():
                     i = int(np.flatnonzero(inv)[0])
                     raise PrismInputError(f"{start_c} ({df[start_c].iat[i]}) > {end_c} "
-                                     f"({df[end_c].iat[i]})", self.name, int(lineno[i]))
+                                          f"({df[end_c].iat[i]})", self.name, int(lineno[i]))
             if self.genome is not None:
                 self._check_genome(df, chrom_c, end_c, lineno)
         for c in ("strand", "strand1", "strand2"):
@@ -307,7 +307,7 @@ class TableReader:
                 if bad.any():
                     i = int(np.flatnonzero(bad)[0])
                     raise PrismInputError(f"{c} must be +, - or '.', got '{values[codes[i]]}'",
-                                     self.name, int(lineno[i]))
+                                          self.name, int(lineno[i]))
         if self.label_col is not None and self.label_col in df:
             df[self.label_col] = self._labels(df[self.label_col], lineno)
         self.rows += len(df)
@@ -325,7 +325,7 @@ class TableReader:
         for i in big.tolist():
             if int(col[i]) >= 1 << 63:
                 raise PrismInputError(f"{name} is too large ('{col[i]}')", self.name,
-                                 int(lineno[i]))
+                                      int(lineno[i]))
         return col.astype(np.int64)
 
     def _check_genome(self, df, chrom_c, end_c, lineno) -> None:
@@ -340,8 +340,8 @@ class TableReader:
         if past.any():
             i = int(np.flatnonzero(past)[0])
             raise PrismInputError(f"{end_c} ({df[end_c].iat[i]}) is past the end of "
-                             f"{chroms[codes[i]]} ({limit[i]} bp in the FASTA)", self.name,
-                             int(lineno[i]))
+                                  f"{chroms[codes[i]]} ({limit[i]} bp in the FASTA)", self.name,
+                                  int(lineno[i]))
 
     def _labels(self, col, lineno) -> np.ndarray:
         codes, values = pd.factorize(np.asarray(col, dtype=object))
@@ -352,7 +352,7 @@ class TableReader:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise PrismInputError(f"{self.label_col} must be 0 or 1, got '{values[codes[i]]}'",
-                             self.name, int(lineno[i]))
+                                  self.name, int(lineno[i]))
         return out
 
 

@@ -204,8 +204,8 @@ def _check_index(path: Path, bgzf: bool) -> None:
     fai, gzi = Path(str(path) + ".fai"), Path(str(path) + ".gzi")
     if not os.access(path.parent, os.W_OK):
         raise PrismInputError(f"{problem}: it would read the wrong bases; rebuild it with "
-                         f"`samtools faidx {path}` (or delete {fai}"
-                         + (f" and {gzi}" if bgzf else "") + ")", str(path))
+                              f"`samtools faidx {path}` (or delete {fai}"
+                              + (f" and {gzi}" if bgzf else "") + ")", str(path))
     for p in (fai, gzi) if bgzf else (fai,):
         if p.exists():
             p.unlink()
@@ -244,8 +244,8 @@ class Genome:
         try:
             self._fa = pysam.FastaFile(str(self.path))
         except (OSError, ValueError) as err:
-            raise PrismInputError(f"cannot open FASTA ({err}); is it a FASTA file and is its folder "
-                             "writable for the index?", str(path)) from None
+            raise PrismInputError(f"cannot open FASTA ({err}); is it a FASTA file and is its "
+                                  "folder writable for the index?", str(path)) from None
         self.lengths: dict[str, int] = dict(zip(self._fa.references, self._fa.lengths))
         if not self.lengths:
             raise PrismInputError("FASTA has no sequences", str(path))
@@ -256,7 +256,8 @@ class Genome:
         return hashlib.md5(fai.read_bytes()).hexdigest() if fai.exists() else ""
 
     def check_chrom(self, chrom: str, path: str, line: int) -> int:
-        """Length of ``chrom``, or an PrismInputError naming ``path:line`` (with a chr-prefix hint)."""
+        """Length of ``chrom``, or a PrismInputError naming ``path:line`` (with a chr-prefix
+        hint)."""
         length = self.lengths.get(chrom)
         if length is not None:
             return length
@@ -265,7 +266,7 @@ class Genome:
         if alt in self.lengths:
             hint = f" (the FASTA names it '{alt}': add or strip the 'chr' prefix)"
         raise PrismInputError(f"chromosome '{chrom}' is not in the FASTA {self.path.name}{hint}",
-                         path, line)
+                              path, line)
 
     def fetch(self, chrom: str, start: int, end: int) -> str:
         """Sequence of [start, end) clipped to the chromosome, as stored (case kept)."""

@@ -43,14 +43,14 @@ def check_support_file(path, genome, cell: str, cell_col: str, label_col: str) -
         neg, pos = counts[cell]
     elif len(counts) > 1:
         raise PrismInputError(f"the support has a '{cell_col}' column with several cells but "
-                         f"none named '{cell}'", str(path))
+                              f"none named '{cell}'", str(path))
     else:
         neg, pos = next(iter(counts.values()))
     if pos == 0 or neg == 0:
         have = "no labelled pairs" if pos + neg == 0 else (
             "only positives" if pos else "only negatives")
         raise PrismInputError(f"the support set has {have} ({pos} positive, {neg} negative); "
-                         "--support needs labelled pairs of both classes", str(path))
+                              "--support needs labelled pairs of both classes", str(path))
 
 
 def check_pairs(pairs, genome, ck: Checkpoint, model_path, reg, cell, zero_shot: bool,
@@ -87,7 +87,7 @@ def check_pairs(pairs, genome, ck: Checkpoint, model_path, reg, cell, zero_shot:
     summary.cells = list(first_line) if has_cells else ["."]
     if support and arch == "crossattn":
         raise PrismInputError("--support needs a PRISM model (a crossattn model has no cell "
-                         "environment)", str(model_path))
+                              "environment)", str(model_path))
     if zero_shot or arch == "crossattn":  # no environment: cells do not enter the scores
         summary.overridden = zero_shot and bool(set(first_line) - {"."})
         return summary
@@ -98,14 +98,14 @@ def check_pairs(pairs, genome, ck: Checkpoint, model_path, reg, cell, zero_shot:
         names = {cell: None}
     elif not has_cells:
         raise PrismInputError(f"no '{cell_col}' column and no --cell: give -c CELL (training cells "
-                         f"{', '.join(training) or 'none'}) or --zero-shot", str(pairs))
+                              f"{', '.join(training) or 'none'}) or --zero-shot", str(pairs))
     else:
         names = first_line
     checksum = None
     for name, line in names.items():
         if name == ".":
             raise PrismInputError(f"no cell for this pair ('.' in column '{cell_col}'): give -c "
-                             "CELL or --zero-shot", str(pairs), line)
+                                  "CELL or --zero-shot", str(pairs), line)
         if not is_known_cell(name, training, reg):
             raise unknown_cell(name, training, reg, str(pairs) if line else None, line)
         if name in training:
@@ -115,12 +115,12 @@ def check_pairs(pairs, genome, ck: Checkpoint, model_path, reg, cell, zero_shot:
         if not isinstance(pi, list) or not pi or not all(
                 isinstance(x, (int, float)) and math.isfinite(x) for x in pi):
             raise PrismInputError(f"adapted cell '{name}' has no finite environment 'pi'; re-run "
-                             "`prism adapt`", str(reg / f"{name}.json"))
+                                  "`prism adapt`", str(reg / f"{name}.json"))
         checksum = checksum or weights_checksum(model_path)
         if record.get("model_checksum") not in (None, checksum):
             raise PrismInputError(f"adapted cell '{name}' was registered with another model "
-                             f"(checksum {str(record['model_checksum'])[:12]}, this model "
-                             f"{checksum[:12]}); re-run `prism adapt` with this model",
-                             str(reg / f"{name}.json"))
+                                  f"(checksum {str(record['model_checksum'])[:12]}, this model "
+                                  f"{checksum[:12]}); re-run `prism adapt` with this model",
+                                  str(reg / f"{name}.json"))
     summary.overridden = bool(cell) and bool(set(first_line) - {".", cell})
     return summary

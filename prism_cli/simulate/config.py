@@ -57,16 +57,16 @@ class SimConfig:
         """Raise PrismInputError for a world that cannot be built."""
         if self.cells < 2:
             raise PrismInputError(f"--cells must be >= 2 (got {self.cells}): the reference "
-                             "score averages the other cells")
+                                  "score averages the other cells")
         if self.chroms < 1:
             raise PrismInputError(f"--chroms must be >= 1 (got {self.chroms})")
         if self.genome_size < 50_000 * self.chroms:
             raise PrismInputError(f"--genome-size must be >= 50000 per chromosome "
-                             f"(got {self.genome_size} for {self.chroms} chromosomes)")
+                                  f"(got {self.genome_size} for {self.chroms} chromosomes)")
         if self.pairs < 10:
             raise PrismInputError(f"--pairs must be >= 10 (got {self.pairs})")
         if self.max_distance < 2 * self.min_distance:
             raise PrismInputError(f"--max-distance must be >= {2 * self.min_distance} "
-                             f"(got {self.max_distance})")
+                                  f"(got {self.max_distance})")
         if self.seed < 0:
             raise PrismInputError(f"--seed must be >= 0 (got {self.seed})")

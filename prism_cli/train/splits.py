@@ -63,15 +63,15 @@ def check_splits(chroms: list[str], val: list[str], test: list[str]) -> None:
     overlap = set(val) & set(test)
     if overlap:
         raise PrismInputError(f"chromosomes in both --val-chroms and --test-chroms: "
-                         f"{','.join(sorted(overlap))}")
+                              f"{','.join(sorted(overlap))}")
     if not val:
         raise PrismInputError("no validation chromosome: give --val-chroms (validation on "
-                         "held-out chromosomes is required)")
+                              "held-out chromosomes is required)")
     for option, names in (("--val-chroms", val), ("--test-chroms", test)):
         missing = [c for c in names if c not in set(chroms)]
         if missing:  # a typo would silently train on the real test chromosome
             raise PrismInputError(f"{option}: chromosome(s) {','.join(missing)} not in the dataset "
-                             f"(it has {','.join(sorted(set(chroms), key=chrom_sort_key))})")
+                                  f"(it has {','.join(sorted(set(chroms), key=chrom_sort_key))})")
 
 
 def check_validation_pairs(split: np.ndarray, labels: np.ndarray, cell_of_pair: np.ndarray,
@@ -81,6 +81,7 @@ def check_validation_pairs(split: np.ndarray, labels: np.ndarray, cell_of_pair: 
     rows = (split == "val") & (labels >= 0) & np.isin(cell_of_pair, list(cells))
     y = labels[rows]
     if not rows.any() or y.min() == y.max():
-        raise PrismInputError(f"--val-chroms {','.join(val)}: {int(rows.sum())} labelled pairs of "
-                         f"the cells {','.join(cells)} there ({int((y == 1).sum())} positive); "
-                         "validation needs both classes: choose other validation chromosomes")
+        raise PrismInputError(f"--val-chroms {','.join(val)}: {int(rows.sum())} labelled pairs "
+                              f"of the cells {','.join(cells)} there "
+                              f"({int((y == 1).sum())} positive); "
+                              "validation needs both classes: choose other validation chromosomes")

@@ -49,7 +49,7 @@ def read_header(path: str | Path) -> tuple[list[str], int]:
                 names = line[1:].rstrip("\r\n").split("\t")
     if names is None:
         raise PrismInputError("no '#' header line naming the columns (is this a scored BEDPE "
-                         "written by `prism score`?)", str(path))
+                              "written by `prism score`?)", str(path))
     return names, n_header
 
 
@@ -73,7 +73,7 @@ def read_scored_bedpe(path: str | Path) -> pd.DataFrame:
                 if not raw.strip():
                     raise PrismInputError("empty line", str(path), lineno)
                 raise PrismInputError(f"{n_fields} fields, the header names {len(names)}",
-                                 str(path), lineno)
+                                      str(path), lineno)
     dtypes = {c: str for c in TEXT_COLUMNS if c in names}
     exact = {} if _PANDAS_MAJOR >= 3 else {"float_precision": "round_trip"}
     try:
@@ -86,7 +86,7 @@ def read_scored_bedpe(path: str | Path) -> pd.DataFrame:
         if c in df.columns and len(df) and not pd.api.types.is_integer_dtype(df[c].dtype):
             bad = _first_non_integer(df[c])
             raise PrismInputError(f"{c} must be an integer, got {df[c].iloc[bad]!r}",
-                             str(path), n_header + 1 + bad)
+                                  str(path), n_header + 1 + bad)
     df.attrs["path"] = str(path)
     df.attrs["first_data_line"] = n_header + 1
     return df
