@@ -24,9 +24,12 @@ class PairDataset:
     enhancers : np.memmap, uint8, shape=(n_enhancers, enhancer_length)
     promoters : np.memmap, uint8, shape=(n_promoters, promoter_length)
     pairs : pandas.DataFrame, one row per pair (enh_idx, prom_idx, cell, label, distance, ...)
+
+    ``pairs`` given: the pair table is that frame (one kept in memory by
+    ``extract.extract_in_memory``, which writes no pairs.tsv), not read from pairs.tsv.
     """
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, pairs: pd.DataFrame | None = None):
         self.root = Path(root)
         mf = self.root / "manifest.json"
         if not mf.exists():
@@ -49,9 +52,11 @@ class PairDataset:
                                           self.enhancer_length)
             self.promoters = self._memmap("promoters.u8", self.manifest["n_promoters"],
                                           self.promoter_length)
-            self.pairs = pd.read_csv(self.root / "pairs.tsv", sep="\t", dtype=PAIR_DTYPES,
-                                     keep_default_na=False)
-            self.pairs["label"] = self.pairs["label"].astype(np.int8)
+            if pairs is None:
+                pairs = pd.read_csv(self.root / "pairs.tsv", sep="\t", dtype=PAIR_DTYPES,
+                                    keep_default_na=False)
+                pairs["label"] = pairs["label"].astype(np.int8)
+            self.pairs = pairs
         except (KeyError, TypeError, ValueError, OSError, pd.errors.ParserError) as err:
             what = f"missing {err}" if isinstance(err, KeyError) else str(err).splitlines()[0]
             raise PrismInputError(f"damaged dataset ({what}); re-run `prism extract`",

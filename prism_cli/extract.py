@@ -3,12 +3,12 @@
 Streaming: the BEDPE is read in chunks; each chunk's new elements are fetched from the
 FASTA in position-sorted blocks, encoded with a lookup table and appended to the element
 files. Memory is bounded by the chunk size and the number of unique elements, not by the
-number of pairs. Layout: docs/dataset.md.
+number of pairs. Layout: docs/dataset.md. ``extract_in_memory`` (``prism score``'s
+temporary dataset) keeps the pair table in memory instead of writing pairs.tsv.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ from .dataset import FORMAT
 from .encode import N_CODE
 from .errors import PrismInputError
 from .io.bed import BEDPE, BEDPE_COLUMNS, TableReader
+from .pair_table import PAIR_HEADER, FrameSink, NotPlain, TsvSink
 
 ANCHORS = ("center", "start", "end", "five_prime")
 BLOCK_SPAN = 1 << 20  # windows are fetched together in blocks of at most 1 Mbp ...
@@ -146,34 +147,59 @@ class CellTally:
     promoters: set = field(default_factory=set)
 
 
-class _HashingWriter:
-    """Binary sink that writes to a file and keeps a sha256 of what it wrote."""
-
-    def __init__(self, path: Path):
-        self.fh = open(path, "wb")
-        self.sha = hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        self.sha.update(data)
-        return self.fh.write(data)
-
-    def close(self) -> None:
-        self.fh.close()
-
-
 def extract(genome, pairs_path, root: Path, enhancer: WindowSpec, promoter: WindowSpec,
             cells: list[str] | None = None, cell_col: str = "cell", label_col: str = "label",
             default_cell: str = ".", progress=None, source: dict | None = None,
-            chunk_rows: int = 50_000) -> dict:
+            chunk_rows: int = 50_000, parsed=None) -> dict:
     """Build a dataset in ``root`` (an empty folder) and return its manifest.
 
     ``progress(bytes_read, bytes_total)`` is called after each chunk when given.
+    ``parsed``: the chunks of ``pairs_path`` already read and validated with these options
+    (a :class:`~prism_cli.io.bed.KeptTable`), used instead of reading the file again.
     """
-    reader = TableReader(pairs_path, BEDPE, genome=genome, label_col=label_col,
-                         required=[cell_col] if cells else [], chunk_rows=chunk_rows)
+    sink = TsvSink(root / "pairs.tsv")
+    return _extract(genome, pairs_path, root, enhancer, promoter, cells, cell_col, label_col,
+                    default_cell, progress, source, chunk_rows, parsed, sink)
+
+
+def extract_in_memory(genome, pairs_path, root: Path, enhancer: WindowSpec,
+                      promoter: WindowSpec, cell_col: str = "cell", label_col: str = "label",
+                      default_cell: str = ".", progress=None, parsed=None
+                      ) -> tuple[dict, pd.DataFrame | None]:
+    """:func:`extract`, but the pair table stays in memory instead of going to pairs.tsv:
+    ``(manifest, pairs)``, ``pairs`` the frame :class:`~prism_cli.dataset.PairDataset`
+    would read back from pairs.tsv (same columns, names, dtypes and values).
+
+    For a dataset used once and removed (``prism score``'s): the element files and the
+    manifest are written as by :func:`extract`, pairs.tsv is not, and the manifest's
+    ``sha256`` is a digest of the pair table's integer columns, naming the dataset for the
+    feature cache. An extra input column with a value that is not a plain integer (how
+    pandas' reader would type it, only that reader knows), or a header name with a quote,
+    makes it :func:`extract` after all (the file read again): ``pairs`` is then None and
+    the dataset is read from disk.
+    """
+    sink = FrameSink()
+    try:
+        manifest = _extract(genome, pairs_path, root, enhancer, promoter, None, cell_col,
+                            label_col, default_cell, progress, None, 50_000, parsed, sink)
+    except NotPlain:
+        for role in ("enhancer", "promoter"):  # this attempt's files
+            for ext in (".u8", ".tsv"):
+                (root / f"{role}s{ext}").unlink(missing_ok=True)
+        return extract(genome, pairs_path, root, enhancer, promoter, cell_col=cell_col,
+                       label_col=label_col, default_cell=default_cell,
+                       progress=progress), None
+    return manifest, sink.table()
+
+
+def _extract(genome, pairs_path, root, enhancer, promoter, cells, cell_col, label_col,
+             default_cell, progress, source, chunk_rows, parsed, sink) -> dict:
+    """:func:`extract`, the pair table going to ``sink`` (TsvSink or FrameSink)."""
+    reader = parsed if parsed is not None else TableReader(
+        pairs_path, BEDPE, genome=genome, label_col=label_col,
+        required=[cell_col] if cells else [], chunk_rows=chunk_rows)
     stores = {"enhancer": ElementStore(genome, enhancer, root, "enhancer"),
               "promoter": ElementStore(genome, promoter, root, "promoter")}
-    out = _HashingWriter(root / "pairs.tsv")
     tallies: dict[str, CellTally] = {}
     extra_cols: list[str] | None = None
     try:
@@ -181,8 +207,7 @@ def extract(genome, pairs_path, root: Path, enhancer: WindowSpec, promoter: Wind
             if extra_cols is None:
                 extra_cols = [c for c in reader.columns[len(BEDPE_COLUMNS):]
                               if c not in (cell_col, label_col)]
-                header = BEDPE_COLUMNS + ["cell", "label", "distance", "enh_idx", "prom_idx"]
-                out.write(("\t".join(header + extra_cols) + "\n").encode())
+                sink.start(PAIR_HEADER + extra_cols)
             chunk = _prepare(chunk, reader, cells, cell_col, label_col, default_cell)
             if chunk is None:
                 continue
@@ -194,14 +219,13 @@ def extract(genome, pairs_path, root: Path, enhancer: WindowSpec, promoter: Wind
                 chunk["end2"].to_numpy(), chunk["strand2"].to_numpy())
             chunk["distance"] = centre_distance(chunk["start1"], chunk["end1"],
                                                 chunk["start2"], chunk["end2"])
-            cols = BEDPE_COLUMNS + ["cell", "label", "distance", "enh_idx", "prom_idx"]
-            out.write(tsv_bytes(chunk[cols + extra_cols]))
+            sink.write(chunk[PAIR_HEADER + extra_cols])
             _tally(chunk, tallies)
             del chunk  # freed before the reader parses the next one
             if progress:
                 progress(reader.bytes_read, reader.bytes_total)
     finally:
-        out.close()
+        sink.close()
         for s in stores.values():
             s.close()
     if cells:
@@ -224,17 +248,18 @@ def extract(genome, pairs_path, root: Path, enhancer: WindowSpec, promoter: Wind
         "n_outside": e.n_outside + p.n_outside,
         "cells": {c: _cell_summary(t, e, p) for c, t in sorted(tallies.items())},
         "columns": extra_cols or [],
-        "sha256": out.sha.hexdigest(),
+        "sha256": sink.sha256(),
     }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
 def _prepare(chunk, reader, cells, cell_col, label_col, default_cell):
-    """Cell/label columns, cell filter and the intra-chromosomal check for one chunk."""
+    """Cell/label columns, cell filter and the intra-chromosomal check for one chunk (the
+    reader's own frame, given the columns in place)."""
     chunk["cell"] = chunk[cell_col] if cell_col in chunk else default_cell
     if cells:
-        chunk = chunk[chunk["cell"].isin(cells)]
+        chunk = chunk[chunk["cell"].isin(cells)].copy()
         if chunk.empty:
             return None
     chunk["label"] = chunk[label_col] if label_col in chunk else np.int8(-1)
@@ -243,7 +268,7 @@ def _prepare(chunk, reader, cells, cell_col, label_col, default_cell):
         row = chunk.iloc[int(np.flatnonzero(inter)[0])]
         raise PrismInputError(f"inter-chromosomal pair ({row.chrom1} - {row.chrom2}); enhancer and "
                               "promoter must be on one chromosome", reader.name, int(row._line))
-    return chunk.copy()
+    return chunk
 
 
 def _cell_summary(t: CellTally, e: ElementStore, p: ElementStore) -> dict:
@@ -256,14 +281,18 @@ def _cell_summary(t: CellTally, e: ElementStore, p: ElementStore) -> dict:
 
 
 def _tally(chunk: pd.DataFrame, tallies: dict[str, CellTally]) -> None:
-    for cell, g in chunk.groupby("cell", sort=False):
+    """Add the chunk's pairs, labels and elements to the tally of each of its cells."""
+    codes, cells = pd.factorize(chunk["cell"].to_numpy(dtype=object))
+    label, enh, prom = (chunk[c].to_numpy() for c in ("label", "enh_idx", "prom_idx"))
+    for k, cell in enumerate(cells.tolist()):
+        rows = codes == k if len(cells) > 1 else slice(None)
         t = tallies.setdefault(cell, CellTally())
-        lab = g["label"].to_numpy()
-        t.pairs += len(g)
+        lab = label[rows]
+        t.pairs += len(lab)
         t.positives += int((lab == 1).sum())
         t.labelled += int((lab >= 0).sum())
-        t.enhancers.update(np.unique(g["enh_idx"]).tolist())
-        t.promoters.update(np.unique(g["prom_idx"]).tolist())
+        t.enhancers.update(np.unique(enh[rows]).tolist())
+        t.promoters.update(np.unique(prom[rows]).tolist())
 
 
 def _first_seen_groups(keys: list[np.ndarray]) -> np.ndarray:
@@ -274,84 +303,3 @@ def _first_seen_groups(keys: list[np.ndarray]) -> np.ndarray:
         codes, uniq = pd.factorize(col)
         group, _ = pd.factorize(group.astype(np.int64) * len(uniq) + codes)
     return group.astype(np.int64)
-
-
-# --------------------------------------------------------------------------- pairs.tsv
-
-_POW10 = 10 ** np.arange(19, dtype=np.int64)
-_DIGITS4 = (np.arange(10_000)[:, None] // np.array([1000, 100, 10, 1]) % 10
-            + ord("0")).astype(np.uint8)  # "0000" ... "9999", shape=(10000, 4)
-_MAX_CELLS = 1 << 21  # padded bytes per column table; a chunk with long values is halved
-_QUOTED = (b'"', b"\t", b"\r", b"\x00")  # to_csv would quote these; NUL is the padding
-
-
-class _TooWide(Exception):
-    """A column's padded table would pass _MAX_CELLS bytes."""
-
-
-def tsv_bytes(frame: pd.DataFrame) -> bytes:
-    """``frame`` as tab-separated lines (no header, no index) in UTF-8: byte for byte what
-    ``frame.to_csv(sep="\t", header=False, index=False)`` writes, built with numpy.
-
-    Each column becomes a zero-padded byte table, shape=(rows, widest value); the tables
-    and separators are joined side by side and the padding dropped. A column that is
-    neither integers nor plain strings, a value to_csv would quote, or a one-column frame
-    falls back to ``to_csv``.
-    """
-    n, k = frame.shape
-    if n == 0:
-        return b""
-    try:
-        cols = [_field_table(frame.iloc[:, j], _MAX_CELLS if n > 1 else None)
-                for j in range(k)] if k > 1 else [None]
-    except _TooWide:  # a few very long values: two smaller tables
-        return tsv_bytes(frame.iloc[:n // 2]) + tsv_bytes(frame.iloc[n // 2:])
-    if any(c is None for c in cols):
-        return frame.to_csv(sep="\t", header=False, index=False).encode()
-    sep = np.full((n, 1), ord("\t"), dtype=np.uint8)
-    parts = [x for c in cols for x in (c, sep)]
-    parts[-1] = np.full((n, 1), ord("\n"), dtype=np.uint8)
-    table = np.hstack(parts)
-    return table[table != 0].tobytes()
-
-
-def _field_table(col: pd.Series, max_bytes: int | None) -> np.ndarray | None:
-    """One column as a zero-padded uint8 table, shape=(n, width); None if not plain."""
-    values = col.to_numpy()
-    if values.dtype.kind in "iu":
-        return _int_table(values.astype(np.int64))
-    try:
-        blob = ("\n".join(col.tolist()) + "\n").encode()
-    except (TypeError, UnicodeEncodeError):
-        return None
-    if any(c in blob for c in _QUOTED) or blob.count(b"\n") != len(values):
-        return None
-    a = np.frombuffer(blob, dtype=np.uint8)
-    end = np.flatnonzero(a == 10)
-    start = np.concatenate([[0], end[:-1] + 1])
-    length = end - start
-    width = max(int(length.max()), 1)
-    if max_bytes is not None and len(values) * width > max_bytes:
-        raise _TooWide
-    at = np.arange(width)
-    table = a[np.minimum(start[:, None] + at, len(a) - 1)]
-    table[at >= length[:, None]] = 0
-    return table
-
-
-def _int_table(v: np.ndarray) -> np.ndarray:
-    """Decimal digits of int64 ``v``, right-aligned, with a leading '-' where negative;
-    four digits at a time from a lookup table."""
-    mag = np.abs(v)
-    digits = np.maximum(np.searchsorted(_POW10, mag, side="right"), 1)
-    groups = []
-    for _ in range(-(-int(digits.max()) // 4)):
-        groups.append(_DIGITS4[mag % 10_000])
-        mag = mag // 10_000
-    table = np.hstack(groups[::-1])
-    w = table.shape[1]
-    table[np.arange(w) < (w - digits)[:, None]] = 0
-    if (v < 0).any():
-        sign = np.where(v < 0, ord("-"), 0).astype(np.uint8)[:, None]
-        table = np.hstack([sign, table])
-    return table

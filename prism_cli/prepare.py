@@ -10,18 +10,25 @@ from pathlib import Path
 
 from .dataset import PairDataset
 from .errors import PrismInputError
-from .extract import WindowSpec, extract
+from .extract import WindowSpec, extract, extract_in_memory
 
 
 def pairs_dataset(genome, bedpe, windows: tuple[WindowSpec, WindowSpec], root: Path,
                   cell_col: str = "cell", label_col: str = "label", default_cell: str = ".",
-                  progress=None) -> PairDataset:
+                  progress=None, parsed=None, in_memory: bool = False) -> PairDataset:
     """Extract ``bedpe`` with the (enhancer, promoter) ``windows`` into the empty folder
-    ``root`` and open it."""
+    ``root`` and open it. ``parsed``: ``bedpe``'s chunks already read and validated
+    (:class:`~prism_cli.io.bed.KeptTable`); ``in_memory``: the pair table is kept in memory,
+    not written to pairs.tsv (a dataset used once, as ``score``'s; same frame)."""
     enh, prom = windows
     root.mkdir(parents=True, exist_ok=True)
+    if in_memory:
+        _, pairs = extract_in_memory(genome, bedpe, root, enh, prom, cell_col=cell_col,
+                                     label_col=label_col, default_cell=default_cell,
+                                     progress=progress, parsed=parsed)
+        return PairDataset(root, pairs=pairs)
     extract(genome, bedpe, root, enh, prom, cell_col=cell_col, label_col=label_col,
-            default_cell=default_cell, progress=progress)
+            default_cell=default_cell, progress=progress, parsed=parsed)
     return PairDataset(root)
 
 

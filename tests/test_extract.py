@@ -1,5 +1,6 @@
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,7 +10,8 @@ from click.testing import CliRunner
 from prism_cli.cli import main
 from prism_cli.dataset import PairDataset
 from prism_cli.encode import decode
-from prism_cli.extract import WindowSpec, extract, tsv_bytes
+from prism_cli.extract import WindowSpec, extract
+from prism_cli.pair_table import tsv_bytes
 from prism_cli.io.fasta import Genome
 
 from .conftest import CHR1, CHR2
@@ -206,3 +208,183 @@ def test_extract_on_simulated_world_matches_fasta(tmp_path):
             want += "N" * (L - len(want))
             assert decode(codes) == want
     assert ds.pairs["enh_idx"].nunique() == ds.manifest["n_enhancers"] < len(ds)
+
+
+# ------------------------------------------------- score's dataset: parsed once, kept in memory
+
+_STD = "#chrom1\tstart1\tend1\tchrom2\tstart2\tend2\tname\tscore\tstrand1\tstrand2"
+IN_MEMORY = {
+    "cells and labels": (BEDPE5, {}),
+    "six columns": ("chr1\t10\t20\tchr1\t100\t120\nchr2\t0\t25\tchr2\t200\t250\n", {}),
+    # candidates' own distance column (read back as distance.1), a plain-integer extra
+    "integer extras": (_STD + "\tdistance\tpeaks\n"
+                       "chr1\t10\t20\tchr1\t100\t120\tp1\t.\t.\t+\t95\t3\n"
+                       "chr2\t0\t25\tchr2\t200\t250\t\"q\t0\t-\t.\t212\t0\n", {}),
+    # text pandas' reader might take for missing, a number or a quote, kept as written
+    "odd text": (_STD + "\tcell\tlabel\n"
+                 "chr1\t10\t20\tchr1\t100\t120\t\t1.5\t.\t+\tNA\t1\n"
+                 "chr1\t10\t20\tchr1\t100\t120\tnan\tTrue\t.\t+\t\t0\n"
+                 "chr1\t10\t20\tchr1\t100\t120\t#x\t-\t.\t+\t7\t.\n"
+                 "chr1\t10\t20\tchr1\t100\t120\t a\"b \t'\t.\t+\t\u00e9\t.\n", {}),
+    # extra columns named like ones pairs.tsv adds (label.1, enh_idx.1: the values it adds)
+    "repeated names": (_STD + "\ttype\tlab\tlabel\tenh_idx\n"
+                       "chr1\t10\t20\tchr1\t100\t120\tp\u00e9\t.\t.\t+\tA\t1\tx\t7\n"
+                       "chr1\t5\t15\tchr1\t280\t300\tp2\t.\t.\t+\tB\t.\ty\t12\n",
+                       {"cell_col": "type", "label_col": "lab"}),
+}
+FALLBACK = {  # extra columns only pandas' reader knows how to type: pairs.tsv after all
+    "text": "x\ty",
+    "leading zero": "7\t007",
+    "float": "1\t1.5",
+    "negative": "3\t-3",
+    "empty": "3\t",
+}
+
+
+def _kept(path, genome, chunk_rows=50_000, label_col="label"):
+    from prism_cli.io.bed import BEDPE, KeptTable, TableReader
+
+    reader = TableReader(path, BEDPE, genome=genome, label_col=label_col, chunk_rows=chunk_rows)
+    kept = KeptTable(reader)
+    for chunk in reader:
+        kept.add(chunk)
+    return kept
+
+
+def _same_dataset(a, b, same_sha=False):
+    pd.testing.assert_frame_equal(a.pairs, b.pairs, check_exact=True)
+    for name in ("enhancers.u8", "promoters.u8", "enhancers.tsv", "promoters.tsv"):
+        assert (a.root / name).read_bytes() == (b.root / name).read_bytes(), name
+    drop = set() if same_sha else {"sha256"}
+    assert ({k: v for k, v in a.manifest.items() if k not in drop}
+            == {k: v for k, v in b.manifest.items() if k not in drop})
+
+
+@pytest.mark.parametrize("case", list(IN_MEMORY))
+@pytest.mark.parametrize("chunk_rows", [1, 50_000])
+def test_in_memory_dataset_is_what_pairs_tsv_reads_back(tmp_path, tiny_fasta, case, chunk_rows):
+    """score's dataset (the validation pass's chunks, no pairs.tsv) holds the very pair
+    frame PairDataset reads back from the pairs.tsv that `prism extract` writes."""
+    from prism_cli.prepare import pairs_dataset
+
+    text, kw = IN_MEMORY[case]
+    path = tmp_path / "x.bedpe"
+    path.write_text(text)
+    g = Genome(tiny_fasta)
+    windows = (WindowSpec(16), WindowSpec(24, "five_prime"))
+    disk = pairs_dataset(g, path, windows, tmp_path / "disk", **kw)
+    for parsed in (None, _kept(path, g, chunk_rows, kw.get("label_col", "label"))):
+        root = tmp_path / f"mem{parsed is None}"
+        mem = pairs_dataset(g, path, windows, root, parsed=parsed, in_memory=True, **kw)
+        assert not (root / "pairs.tsv").exists()
+        _same_dataset(mem, disk)
+    assert disk.pairs.columns[-2:].tolist() == (
+        ["distance.1", "peaks"] if case == "integer extras"
+        else ["label.1", "enh_idx.1"] if case == "repeated names" else ["enh_idx", "prom_idx"])
+
+
+@pytest.mark.parametrize("case", list(FALLBACK))
+def test_in_memory_falls_back_to_pairs_tsv(tmp_path, tiny_fasta, case):
+    """An extra column that is not plain integers, even in a late chunk only, or a quote in
+    the header: the dataset is `prism extract`'s, byte for byte, and read from disk."""
+    from prism_cli.extract import extract_in_memory
+
+    rows = [f"chr1\t{i}\t{i + 9}\tchr1\t{100 + i}\t{120 + i}\tp{i}\t.\t.\t+\t{i}\t{i + 1}"
+            for i in range(5)]
+    rows.append("chr2\t0\t25\tchr2\t200\t250\tq\t.\t.\t-\t" + FALLBACK[case])
+    path = tmp_path / "x.bedpe"
+    path.write_text(_STD + "\tone\ttwo\n" + "\n".join(rows) + "\n")
+    g = Genome(tiny_fasta)
+    (tmp_path / "disk").mkdir()
+    want = extract(g, path, tmp_path / "disk", WindowSpec(16), WindowSpec(24))
+    (tmp_path / "mem").mkdir()
+    got, pairs = extract_in_memory(g, path, tmp_path / "mem", WindowSpec(16), WindowSpec(24),
+                                   parsed=_kept(path, g, chunk_rows=2))
+    assert pairs is None and got == want
+    _same_dataset(PairDataset(tmp_path / "mem"), PairDataset(tmp_path / "disk"), same_sha=True)
+    assert (tmp_path / "mem" / "pairs.tsv").read_bytes() == (
+        tmp_path / "disk" / "pairs.tsv").read_bytes()
+    if case == "text":  # a quote in the header: the same
+        path.write_text(_STD + '\t"one\ttwo\n' + "\n".join(rows[:5]) + "\n")
+        (tmp_path / "q").mkdir()
+        assert extract_in_memory(g, path, tmp_path / "q", WindowSpec(16), WindowSpec(24))[1] \
+            is None and (tmp_path / "q" / "pairs.tsv").exists()
+
+
+def test_kept_chunks_report_errors_as_reading_does(tmp_path, tiny_fasta, monkeypatch):
+    """Extraction from the kept chunks names a bad line (file:line) as reading the file
+    does; the validation pass keeps its chunks only up to keep_rows pairs."""
+    from types import SimpleNamespace
+
+    from prism_cli.errors import PrismInputError
+    from prism_cli.extract import extract_in_memory
+    from prism_cli.predict.score_inputs import check_pairs
+
+    monkeypatch.chdir(tmp_path)
+    g = Genome(tiny_fasta)
+    ck = SimpleNamespace(cells=["A"], arch="prism")
+    Path("x.bedpe").write_text(BEDPE5)
+
+    def check(keep_rows):
+        return check_pairs("x.bedpe", g, ck, None, None, None, True, "cell", "label",
+                           keep_rows=keep_rows)
+
+    assert check(0).parsed is None and check(4).parsed is None
+    kept = check(5).parsed
+    assert kept.rows == 5 and kept.name == "x.bedpe" and kept.columns[-2:] == ["cell", "label"]
+    Path("x.bedpe").write_text(BEDPE5 + "chr1\t10\t20\tchr2\t30\t40\tp6\t.\t.\t+\tA\t0\n")
+    kept = check(100).parsed  # the validation pass lets inter-chromosomal pairs through
+    messages = []
+    for parsed in (kept, None):
+        Path(f"d{parsed is None}").mkdir()
+        with pytest.raises(PrismInputError) as err:
+            extract_in_memory(g, "x.bedpe", Path(f"d{parsed is None}"), WindowSpec(8),
+                              WindowSpec(8), parsed=parsed)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and messages[0].startswith(
+        "x.bedpe:7: inter-chromosomal pair (chr1 - chr2)"), messages
+    Path("x.bedpe").write_text(BEDPE5 + "chr1\t10\t20\tchr1\t30\t-4\tp6\t.\t.\t+\tA\t0\n")
+    with pytest.raises(PrismInputError) as err:
+        check(100)
+    assert str(err.value).startswith("x.bedpe:7: end2 is negative ('-4')")
+
+
+@pytest.mark.parametrize("case", ["cells and labels", "integer extras", "text extra"])
+def test_score_writes_what_reading_the_input_twice_gave(tmp_path, tiny_fasta, monkeypatch, case):
+    """`prism score` extracting from its validation pass's chunks into an in-memory pair
+    table writes the very file it wrote when extraction read PAIRS again and pairs.tsv
+    back (the extraction of before, put back by hand)."""
+    import prism_cli.prepare as prepare
+
+    from .conftest import save_tiny_model
+
+    save_tiny_model(tmp_path / "model" / "best")
+    text = IN_MEMORY.get(case, (_STD + "\tone\tgene\nchr1\t10\t20\tchr1\t100\t120\tp\t.\t.\t+"
+                                "\t5\tMYC\nchr2\t0\t25\tchr2\t200\t250\tq\t.\t.\t-\t6\tFOS\n",))[0]
+    (tmp_path / "x.bedpe").write_text(text)
+    args = ["score", "-p", tmp_path / "x.bedpe", "-m", tmp_path / "model", "-g", tiny_fasta]
+    args += [] if case == "cells and labels" else ["-c", "A"]
+    seen = []
+
+    def spy(*a, parsed=None, **kw):
+        manifest, pairs = in_memory(*a, parsed=parsed, **kw)
+        seen.append((parsed is not None, pairs is not None))
+        return manifest, pairs
+
+    in_memory = prepare.extract_in_memory
+    monkeypatch.setattr(prepare, "extract_in_memory", spy)
+    res = _run([str(a) for a in args + ["-o", tmp_path / "new.bedpe"]])
+    assert res.exit_code == 0, res.output
+    assert seen == [(True, case != "text extra")]  # the kept chunks; no pairs.tsv but there
+
+    def read_twice(genome, bedpe, root, enh, prom, parsed=None, **kw):
+        return prepare.extract(genome, bedpe, root, enh, prom, **kw), None
+
+    monkeypatch.setattr(prepare, "extract_in_memory", read_twice)
+    res = _run([str(a) for a in args + ["-o", tmp_path / "old.bedpe"]])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "new.bedpe").read_bytes() == (tmp_path / "old.bedpe").read_bytes()
+    sidecars = [json.loads((tmp_path / f"{v}.bedpe.json").read_text()) for v in ("new", "old")]
+    for s in sidecars:
+        s.pop("date", None)
+    assert sidecars[0] == sidecars[1]

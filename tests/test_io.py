@@ -159,3 +159,34 @@ def test_bedpe_chunks_and_blocks_read_the_same(tmp_path, monkeypatch, chunk_rows
     assert df["strand2"].tolist() == ["+", "-", "+", "."]
     assert df["label"].tolist() == [1, 0, -1, 1] and df["label"].dtype == np.int8
     assert df["start2"].dtype == np.int64
+
+
+def test_coordinate_check_at_the_end_of_the_data(tmp_path, monkeypatch):
+    """The last field of the last line (no line end after it) is checked like any other;
+    19 digits are read as text, still an integer."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.bedpe").write_text("chr1\t1\t2\tchr1\t3\t4\nchr1\t1\t2\tchr1\t3\t4x")
+    with pytest.raises(PrismInputError) as err:
+        read_bedpe("x.bedpe")
+    assert err.value.message == "x.bedpe:2: end2 is non-integer ('4x')"
+    for last in ("45", "1234567890123456789"):
+        (tmp_path / "x.bedpe").write_text("chr1\t1\t2\tchr1\t3\t4\nchr1\t1\t2\tchr1\t3\t" + last)
+        assert read_bedpe("x.bedpe")["end2"].tolist() == [4, int(last)]
+
+
+def test_kept_table_gives_the_reader_chunks_again(tmp_path):
+    from prism_cli.io.bed import BEDPE, KeptTable, TableReader
+
+    path = tmp_path / "x.bedpe"
+    path.write_bytes(MESSY.encode())
+    reader = TableReader(path, BEDPE, label_col="label", chunk_rows=1)
+    kept = KeptTable(reader)
+    seen = []
+    for chunk in reader:
+        kept.add(chunk)
+        seen.append((chunk, reader.bytes_read))
+    assert kept.rows == 4 and kept.name == str(path) and kept.columns == reader.columns
+    again = [(chunk, kept.bytes_read) for chunk in kept]
+    assert [c is s for (c, _), (s, _) in zip(again, seen)] == [True] * 4
+    assert [b for _, b in again] == [b for _, b in seen] and again[-1][1] == kept.bytes_total
+    assert list(kept) == []  # read once

@@ -80,6 +80,35 @@ def test_pair_outputs_do_not_depend_on_strand_or_batch(bin_norm, kmer_k):
         assert torch.allclose(out[k][2:3], one[k], atol=1e-5), k
 
 
+@pytest.mark.parametrize("arch,z_f_elements,n_heads,kmer_k", [
+    ("prism", True, 2, 0), ("prism", False, 4, 3), ("crossattn", False, 1, 0)])
+def test_pair_from_element_terms_equals_pair(arch, z_f_elements, n_heads, kmer_k):
+    """The inference path (per-element terms, then the per-pair step) gives pair()'s
+    outputs in eval mode, for every architecture and head count."""
+    model = build_model(tiny(arch=arch, z_f_elements=z_f_elements, n_heads=n_heads,
+                             kmer_k=kmer_k, dropout=0.3))
+    with torch.no_grad():  # non-trivial biases and LayerNorm affine, so no term cancels
+        for prm in model.pair_encoder.parameters():
+            prm.add_(0.3 * torch.randn_like(prm))
+    model.eval()
+    e, p = codes(7, 64, 1), codes(7, 48, 2)
+    ld = torch.linspace(2.5, 6.0, 7)
+    with torch.no_grad():
+        et, pt = model.encode_enhancers(e), model.encode_promoters(p)
+        want = model.pair(et, pt, ld)
+        # terms of 3 enhancers and 4 promoters, pairs gathered from them (as score does)
+        e_rows, p_rows = torch.tensor([0, 2, 1, 1, 0, 2, 2]), torch.tensor([3, 0, 1, 2, 2, 0, 3])
+        e_terms = model.element_terms(et[:3], "enhancer")
+        p_terms = model.element_terms(pt[:4], "promoter")
+        got = model.pair_from_terms({k: v[e_rows] for k, v in e_terms.items()},
+                                    {k: v[p_rows] for k, v in p_terms.items()}, ld)
+        want_rows = model.pair(et[e_rows], pt[p_rows], ld)
+    assert set(got) == set(want)
+    for k in want:
+        assert torch.allclose(got[k], want_rows[k], atol=1e-5), k
+    assert not torch.allclose(got["U"], want["U"], atol=1e-3)  # the rows really differ
+
+
 def test_kmer_spectrum_matches_counting_by_hand():
     from prism_cli.encode import decode
     from prism_cli.model.kmer import KmerToken

@@ -204,6 +204,102 @@ def test_occupancy_batch_size_independent(device):
         np.testing.assert_array_equal(scanner.occupancy(codes, batch_size=b, device=device), ref)
 
 
+def reference_occupancy(scanner: MotifScanner, codes: np.ndarray):
+    """Straightforward scan: best-strand integer scores (score / q) by a loop over motif
+    positions, -inf where the window runs off the end or holds an N; hits >= threshold;
+    greedy selection one hit at a time.  Returns (occupancy (N, M), scores (N, M, L))."""
+    n, length = codes.shape
+    grid = np.clip(scanner._on_grid(scanner.thresholds), -3e38, 3e38)
+    thr = np.ceil(grid.astype(np.float32).astype(np.float64) / scanner.quantum)  # NaN: none
+    padded = np.concatenate([codes, np.full((n, 40), 4, np.uint8)], 1).astype(np.int64)
+    scores = np.full((n, len(scanner.motifs), length), -np.inf)
+    occ = np.zeros((n, len(scanner.motifs)), np.float32)
+    for m, lo in enumerate(scanner.log_odds):
+        q = np.round(lo / scanner.quantum)                     # (W, 4) integers
+        w = len(q)
+        best = np.full((n, length), -np.inf)
+        for kernel in (q, q[::-1, ::-1]):
+            s = np.zeros((n, length))
+            bad = np.zeros((n, length), bool)
+            for k in range(w):
+                c = padded[:, k:k + length]
+                bad |= c == 4
+                s += np.where(c == 4, 0, kernel[k, np.minimum(c, 3)])
+            best = np.maximum(best, np.where(bad, -np.inf, s))
+        scores[:, m] = best
+        for i in range(n):
+            hits = np.flatnonzero(best[i] >= thr[m])
+            kept = []
+            for j in sorted(hits, key=lambda j: (-best[i, j], j)):
+                if all(abs(j - k) >= w for k in kept):
+                    kept.append(j)
+            occ[i, m] = len(kept)
+    return occ, scores
+
+
+def test_occupancy_equals_a_reference_scan(monkeypatch):
+    from prism_cli.motifs import lookup
+
+    rng = np.random.default_rng(15)
+    widths = [1, 2, 5, 6, 7, 9, 11, 12, 12, 13, 17, 20, 25, 33] * 3
+    motifs = [Motif(f"m{i}", rng.dirichlet(np.full(4, 0.4), size=w))
+              for i, w in enumerate(widths)]
+    motifs.append(Motif("site", sharp("TTGACGCATC")))
+    codes = random_codes(16, 30, 250)
+    codes[rng.random(codes.shape) < 0.01] = 4                # scattered Ns
+    codes[3, 100:140] = 4                                    # an N run
+    codes[4, 200:] = 4                                       # N to the end
+    codes[5, :] = np.tile(encode("ACGTTGCA"), 32)[:250]      # low complexity
+    codes[6, 20:40] = encode("TTGACGCATCTTGACGCATC")         # adjacent copies
+    codes[7, 60:72] = encode("TTGACGCATCAT")
+    codes[7, 63:73] = reverse_complement(encode("TTGACGCATC"))  # overlapping strands
+    scanner = MotifScanner(motifs)
+    thr = scanner.set_pvalue_thresholds(1e-2).copy()
+    thr[:4] = [np.inf, -np.inf, np.nan, 1e30]
+    ref_occ, ref_scores = reference_occupancy(scanner, codes)
+    # the reference scores are the convolution's
+    assert np.array_equal(scanner.scores(torch.from_numpy(codes)).double().numpy(),
+                          ref_scores * scanner.quantum)
+    m = 5                                                    # a threshold hit exactly,
+    thr[m] = ref_scores[:, m].max() * scanner.quantum - scanner.quantum / 3  # off-grid
+    scanner.thresholds = thr
+    ref_occ, _ = reference_occupancy(scanner, codes)
+    assert ref_occ[:, 1].sum() > 1000 and ref_occ[:, 0].sum() == ref_occ[:, 2].sum() == 0
+    assert ref_occ[:, m].sum() >= 1 and (ref_occ > 1).sum() > 100
+    shorter = {length: codes[:, :length].copy() for length in (0, 1, 8, 20)}
+    ref_short = {n: reference_occupancy(scanner, c)[0] for n, c in shorter.items()}
+    # each group scored by the look-up filter + candidates, or densely: both exact
+    for rate, dense in ((1.0, {False}), (0.0, {True})):
+        monkeypatch.setattr(lookup, "_FILTER_RATE", rate)
+        scanner._tables_cache.clear()
+        assert {mask is None for *_, mask, _ in scanner._tables()} == dense
+        for batch_size in (512, 7, 1):
+            np.testing.assert_array_equal(scanner.occupancy(codes, batch_size=batch_size),
+                                          ref_occ)
+        for length, short in shorter.items():     # shorter than the motifs, and empty
+            np.testing.assert_array_equal(scanner.occupancy(short), ref_short[length])
+
+
+def test_greedy_non_overlapping_is_the_greedy_selection():
+    from prism_cli.motifs.lookup import _greedy_non_overlapping
+
+    rng = np.random.default_rng(17)
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        pair = np.sort(rng.integers(0, 3, n))
+        pos = rng.choice(60, n, replace=False)
+        order = np.lexsort((pos, pair))
+        pair, pos = pair[order], pos[order]
+        width = np.array([1, 4, 9])[pair]
+        score = rng.integers(0, 4, n)                        # many ties
+        kept = _greedy_non_overlapping(pair, pos, score, width)
+        ref = np.zeros(n, bool)                              # one hit at a time
+        for i in sorted(range(n), key=lambda i: (-score[i], pos[i])):
+            rivals = np.flatnonzero(ref & (pair == pair[i]))
+            ref[i] = (np.abs(pos[rivals] - pos[i]) >= width[i]).all()
+        np.testing.assert_array_equal(kept, ref)
+
+
 def test_scanner_state_round_trip():
     codes = random_codes(9, 60, 150)
     motifs = [Motif("a", sharp("TGACTCA", 0.8), "jaspar"),

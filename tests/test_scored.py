@@ -241,3 +241,161 @@ def test_interact_file(tmp_path):
             assert int(r[2]) == max(p["end1"], p["end2"])
         else:  # inter-chromosomal: each record covers its own anchor
             assert (r[0], int(r[1])) in {(r[8], int(r[9])), (r[13], int(r[14]))}
+
+
+# --------------------------------------------------------------------------- the text of values
+# The writer builds its text with numpy (io/scored/text.py); these compare it with the
+# plainest Python formatting: repr for floats, str for ints, '.' for missing.
+
+def reference_value(v) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return "."
+    if isinstance(v, (bool, np.bool_, int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))
+    return str(v) or "."
+
+
+def reference_rows(df: pd.DataFrame) -> bytes:
+    cols = [[reference_value(v) for v in df[c].tolist()] for c in df.columns]
+    return "".join("\t".join(r) + "\n" for r in zip(*cols)).encode()
+
+
+def float32_values(rng, n):
+    """float32 values as float64: probabilities, normals, every magnitude, raw bit patterns,
+    short decimals, powers of two and ten and their neighbours; inf, -0.0, ..."""
+    with np.errstate(all="ignore"):
+        bits = rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32).view(np.float32)
+        base = np.concatenate([np.ldexp(1.0, np.arange(-40, 70)), 10.0 ** np.arange(-12, 20)])
+        base = base.astype(np.float32)
+        near = np.concatenate([np.nextafter(base, np.float32(np.inf)), base,
+                               np.nextafter(base, np.float32(0))])
+        parts = [rng.random(n), rng.normal(size=n), rng.random(n) * 3,
+                 np.sign(rng.normal(size=n)) * 2.0 ** rng.uniform(-25, 60, n),
+                 bits[np.isfinite(bits)],
+                 rng.integers(1, 10**6, n) / 10.0 ** rng.integers(0, 12, n),
+                 near, -near, [0.0, -0.0, 1.0, -1.0, 0.5, 1e-5, 1e-6, np.inf, -np.inf, 1e-45]]
+        return np.concatenate([np.asarray(p, dtype=np.float64).astype(np.float32)
+                               for p in parts]).astype(np.float64)
+
+
+def test_floats_are_written_as_repr():
+    from prism_cli.io.scored.text import float_planes
+
+    rng = np.random.default_rng(11)
+    v = float32_values(rng, 20_000)
+    v = np.concatenate([v, rng.normal(size=2000), [1e300, 5e-324, 2.0**53, 2.0**53 + 2]])
+    missing = rng.random(len(v)) < 0.05
+    planes = float_planes(v, missing)
+    got = [bytes(col[col != 0]).decode() for col in planes.T]
+    want = ["." if m else repr(x) for x, m in zip(v.tolist(), missing)]
+    assert got == want
+    for part in (v[:1], v[-4:], np.array([0.5, 1e-300]), np.array([]), np.full(300, 0.25)):
+        planes = float_planes(part, np.zeros(len(part), dtype=bool))
+        assert [bytes(c[c != 0]).decode() for c in planes.T] == list(map(repr, part.tolist()))
+
+
+def mixed_frame(n, seed):
+    """Columns of every kind the writer meets: ints, bools, nullable ints, floats of each
+    width with missing values, text with empty/missing/non-ASCII values, mixed objects."""
+    rng = np.random.default_rng(seed)
+    f64 = rng.normal(size=n)
+    f64[rng.random(n) < 0.1] = np.nan
+    text = rng.choice(["a", "bb", "", "é", "long value with spaces"], n).astype(object)
+    text[rng.random(n) < 0.1] = None
+    label = rng.integers(0, 2, n).astype(object)
+    label[rng.random(n) < 0.3] = "."
+    return pd.DataFrame({
+        "i64": rng.integers(-10**12, 10**12, n), "u8": rng.integers(0, 255, n).astype(np.uint8),
+        "flag": rng.random(n) < 0.5,
+        "nullable": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 9, n)),
+                             dtype="Int64"),
+        "f32": float32_values(rng, n)[rng.permutation(n)].astype(np.float32),
+        "f64": f64, "strand": rng.choice(["+", "-", "."], n),
+        "text": text, "str": pd.array(rng.choice(["x", "yy", ""], n), dtype="str"),
+        "label": label, "mixed": rng.choice(np.array([1, 2.5, "s"], dtype=object), n),
+        "cat": pd.Categorical(rng.choice(["p", "q"], n)),
+        "sub": pd.array([Shout(v) for v in rng.choice(["a", "b"], n)], dtype="str"),
+    })
+
+
+class Shout(str):
+    """A str that prints otherwise: written as str() gives, as ever."""
+
+    def __str__(self):
+        return self.upper()
+
+
+def test_rows_text_matches_python_formatting():
+    from prism_cli.io.scored.layout import (_coded_columns, _format_column, _join_rows,
+                                            _rows_bytes)
+
+    for n, seed in [(3000, 0), (50, 1), (1, 2)]:
+        df = mixed_frame(n, seed)
+        want = reference_rows(df)
+        assert _join_rows([_format_column(df[c]) for c in df.columns]).encode() == want
+        assert _rows_bytes(df) == want
+        coded = _coded_columns(df)  # (factorized once per chunk, as ScoredParts does)
+        assert n < 64 or {"strand", "label"} <= set(coded)
+        assert _rows_bytes(df, coded) == want
+        rows = np.random.default_rng(seed).permutation(n)
+        assert _rows_bytes(df.iloc[rows], {c: (k[rows], u) for c, (k, u) in coded.items()}) \
+            == reference_rows(df.iloc[rows])
+
+
+def reference_file(df: pd.DataFrame) -> bytes:
+    """The scored BEDPE body by hand: columns in PRISM's order, score = rint(1000 p),
+    rows sorted stably by natural chromosome order and coordinates."""
+    from prism_cli.io.scored import chrom_sort_key
+
+    out = df.copy()
+    out["score"] = np.rint(out["prob"] * 1000).astype(np.int64)
+    out = out[SCORED_COLUMNS + [c for c in df.columns if c not in SCORED_COLUMNS]]
+    key = [(chrom_sort_key(r.chrom1), r.chrom1, r.start1, r.end1, chrom_sort_key(r.chrom2),
+            r.chrom2, r.start2, r.end2) for r in out.itertuples()]
+    order = sorted(range(len(out)), key=key.__getitem__)
+    return reference_rows(out.iloc[order])
+
+
+def test_written_file_matches_reference(tmp_path):
+    rng = np.random.default_rng(8)
+    n = 4000
+    df = scored_pairs(n=n, seed=8, inter_chrom=True)
+    df["U_I"] = float32_values(rng, n)[rng.permutation(n)].astype(np.float32)
+    df["R"] = rng.random(n).astype(np.float32).astype(np.float64)
+    df["prob"] = rng.random(n).astype(np.float32).astype(np.float64)
+    df.loc[df.index[:40], "R"] = np.nan
+    df["label"] = np.where(rng.random(n) < 0.3, ".", rng.integers(0, 2, n)).astype(object)
+    df["label"] = [int(v) if v != "." else v for v in df["label"]]
+    df["chrom1"] = df["chrom1"].astype("str")
+    want = reference_file(df)
+    write_scored_bedpe(df, tmp_path / "one.bedpe")
+    write_scored_bedpe((df.iloc[i:i + 700] for i in range(0, n, 700)), tmp_path / "many.bedpe")
+    for name in ("one.bedpe", "many.bedpe"):
+        assert (tmp_path / name).read_bytes().split(b"\n", 1)[1] == want
+
+
+def test_values_that_cannot_be_written(tmp_path):
+    df = scored_pairs(n=100)
+    for bad in ("a\tb", "a\nb", "a\rb"):
+        with pytest.raises(ValueError, match="tab or newline"):
+            write_scored_bedpe(df.assign(extra=bad), tmp_path / "bad.bedpe")
+    # a NUL byte is written as it is, as by the Python formatting
+    write_scored_bedpe(df.assign(extra="a\x00b"), tmp_path / "nul.bedpe")
+    assert {r[-1] for r in data_lines(tmp_path / "nul.bedpe")} == {"a\x00b"}
+    with pytest.raises(UnicodeEncodeError):
+        write_scored_bedpe(iter([df.assign(extra="\udc80")]), tmp_path / "sur.bedpe")
+
+
+def test_runs_that_follow_or_interleave_merge_alike(tmp_path):
+    df = scored_pairs(n=300, seed=9)
+    df = df.iloc[np.lexsort([df["start1"], df["chrom1"].map(NATURAL.index)])]
+    write_scored_bedpe(df, tmp_path / "one.bedpe")
+    # sorted input cut in order: each chromosome's runs follow one another (copied)
+    write_scored_bedpe((df.iloc[i:i + 70] for i in range(0, 300, 70)), tmp_path / "in.bedpe")
+    # every other row: the runs of a chromosome interleave (merged line by line)
+    write_scored_bedpe(iter([df.iloc[0::2], df.iloc[1::2]]), tmp_path / "inter.bedpe")
+    one = (tmp_path / "one.bedpe").read_bytes()
+    assert (tmp_path / "in.bedpe").read_bytes() == one
+    assert sorted((tmp_path / "inter.bedpe").read_bytes().splitlines()) == sorted(one.splitlines())

@@ -66,7 +66,7 @@ def command(pairs, model_path, fasta, cell, support, zero_shot, registry, out, f
         raise click.UsageError("--format interact writes OUT.interact beside OUT: give -o a "
                                "file name, not '-'")
     from ..errors import require_files
-    from ..shard import rank_world
+    from ..shard import SLICE_PAIRS, rank_world
 
     rank, world = rank_world()
     if world > 1 and "-" in (str(pairs), str(support)):
@@ -97,8 +97,10 @@ def command(pairs, model_path, fasta, cell, support, zero_shot, registry, out, f
         # the whole input (and support) is validated, and every cell it names resolved,
         # before torch loads
         metadata = Checkpoint.read(model_path)
+        # one process keeps what this pass parsed (up to a slice's pairs) for extraction
         summary = check_pairs(pairs_file, genome, metadata, model_path, reg, cell,
-                              zero_shot, cell_col, label_col, support=support_file)
+                              zero_shot, cell_col, label_col, support=support_file,
+                              keep_rows=SLICE_PAIRS if world == 1 else 0)
         if support_file:
             check_support_file(support_file, genome, cell, cell_col, label_col)
             if cell not in metadata.cells and (reg / f"{cell}.json").exists():
@@ -306,7 +308,9 @@ def _environments(job: _Job, ck):
 
 def _scored_chunks(job: _Job, ck, envs, pieces, tmp, bar):
     """Scored chunks of each piece (its chromosomes, its pairs file) in turn: extracted
-    into ``tmp``, element features computed once per element, scored, then removed."""
+    into ``tmp`` (the pair table kept in memory; the whole input from the validation
+    pass's chunks when it kept them), element features computed once per element, scored,
+    then removed."""
     import shutil
     from pathlib import Path
 
@@ -317,10 +321,13 @@ def _scored_chunks(job: _Job, ck, envs, pieces, tmp, bar):
         what = names[0] if len(names) == 1 else f"{names[0]}..{names[-1]} ({len(names)})"
         root = tmp / f"piece.{i}"
         bar.stage(f"extracting {what}")
+        parsed = job.summary.parsed if path == job.pairs_file else None
+        job.summary.parsed = None  # let go of the kept chunks as extraction reads them
         ds = pairs_dataset(job.genome, path, ck.windows, root, cell_col=job.cell_col,
-                           label_col=job.label_col,
+                           label_col=job.label_col, parsed=parsed, in_memory=True,
                            progress=lambda done, total: bar.stage(
                                f"extracting {what} {100 * done / max(total, 1):.0f} %"))
+        del parsed
         keys = cell_keys(ds, ZERO_SHOT if job.zero_shot else job.cell)
         bar.stage(f"element features {what}")
         inputs = ck.element_inputs(ds, job.feature_table)  # once per element

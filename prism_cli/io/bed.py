@@ -12,7 +12,8 @@ Reading is streamed in chunks of rows, so memory stays bounded for any file size
 
 Speed: lines are found and classified with numpy on blocks of bytes, each chunk is parsed by
 pandas' C reader (coordinates straight to int64) and checked column by column; a chunk
-with a suspect value is parsed again as text to name the first bad line exactly.
+with a suspect value is parsed again as text to name the first bad line exactly. A pass
+can be kept (:class:`KeptTable`) and read again without parsing.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PrismInputError
+from .lines import Lines, open_binary, whole_lines
 
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
 BEDPE_COLUMNS = ["chrom1", "start1", "end1", "chrom2", "start2", "end2",
                  "name", "score", "strand1", "strand2"]
-_HEADER_PREFIXES = ("#", "track", "browser")
 # header aliases: a '#chrom1' header or the bedtools '-header' spelling
 _ALIASES = {"chr1": "chrom1", "chr2": "chrom2", "chrom": "chrom", "chr": "chrom",
             "chromstart": "start", "chromend": "end"}
@@ -53,87 +54,6 @@ class TableSpec:
 BED = TableSpec("BED", BED_COLUMNS, 3, [("chrom", "start", "end")])
 BEDPE = TableSpec("BEDPE", BEDPE_COLUMNS, 6,
                   [("chrom1", "start1", "end1"), ("chrom2", "start2", "end2")])
-
-
-def _open_binary(path: Path):
-    """(raw file, byte stream); the stream decompresses gzip/bgzip input."""
-    raw = open(path, "rb")
-    magic = raw.read(2)
-    raw.seek(0)
-    if magic == b"\x1f\x8b":
-        return raw, gzip.GzipFile(fileobj=raw)
-    return raw, raw
-
-
-def _whole_lines(buf: bytes, eof: bool) -> tuple[bytes, bytes]:
-    """Split ``buf`` into (whole lines, rest). Line ends are normalised to ``\n``: ``\r\n``
-    and a lone ``\r`` end a line, as in text-mode Python (universal newlines)."""
-    if eof:
-        lines, rest = (buf + b"\n" if buf and not buf.endswith((b"\n", b"\r")) else buf), b""
-    else:
-        cut = buf.rfind(b"\n") + 1 or buf.rfind(b"\r", 0, len(buf) - 1) + 1
-        lines, rest = buf[:cut], buf[cut:]
-    if b"\r" in lines:
-        lines = lines.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return lines, rest
-
-
-class _Lines:
-    """Where the lines and tabs of a block of whole lines are, found with numpy.
-
-    ``start``/``end``: offset of each line and of its ``\n``; ``skip``: header, comment,
-    track/browser or blank line; ``first_tab``/``n_tabs``: index into ``tabs`` of each
-    line's first tab, and how many it has.
-    """
-
-    def __init__(self, buf: bytes):
-        self.buf = buf
-        a = np.frombuffer(buf, dtype=np.uint8)
-        self.end = np.flatnonzero(a == 10)
-        self.start = np.concatenate([[0], self.end[:-1] + 1])
-        self.tabs = np.flatnonzero(a == 9)
-        self.first_tab = np.searchsorted(self.tabs, self.start)
-        self.n_tabs = np.searchsorted(self.tabs, self.end) - self.first_tab
-        first = a[self.start]
-        skip = first == ord("#")
-        for prefix in (b"track", b"browser"):
-            c = np.flatnonzero(first == prefix[0])
-            at = np.minimum(self.start[c, None] + np.arange(len(prefix)), len(a) - 1)
-            skip[c[(a[at] == np.frombuffer(prefix, np.uint8)).all(axis=1)]] = True
-        for j in np.flatnonzero(((first <= 32) | (first >= 128)) & ~skip).tolist():
-            text = self.text(j)  # blank (str.strip) or non-ASCII start: as Python sees it
-            skip[j] = not text.strip() or text.startswith(_HEADER_PREFIXES)
-        self.skip = skip
-
-    def __len__(self) -> int:
-        return len(self.end)
-
-    def text(self, j: int) -> str:
-        return self.buf[self.start[j]:self.end[j]].decode("utf-8", "replace")
-
-    def all_digits(self, rows: np.ndarray, fields: list[int], n_fields: int) -> bool:
-        """Whether field ``k`` of each of ``rows`` (lines of n_fields fields) is 1 to 18
-        ASCII digits, for every ``k`` in ``fields``."""
-        a = np.frombuffer(self.buf, np.uint8)
-        for k in fields:
-            f0 = self.start[rows] if k == 0 else self.tabs[self.first_tab[rows] + k - 1] + 1
-            f1 = self.end[rows] if k == n_fields - 1 else self.tabs[self.first_tab[rows] + k]
-            width = f1 - f0
-            if width.min() < 1 or width.max() > 18:
-                return False
-            at = np.arange(width.max())
-            byte = a[np.minimum(f0[:, None] + at, len(a) - 1)]
-            if (((byte < 48) | (byte > 57)) & (at < width[:, None])).any():
-                return False
-        return True
-
-    def join(self, rows: np.ndarray) -> bytes:
-        """The bytes of ``rows``, line ends included."""
-        lo, hi = int(rows[0]), int(rows[-1])
-        if hi - lo + 1 == len(rows):
-            return self.buf[self.start[lo]:self.end[hi] + 1]
-        return b"".join(self.buf[s:e + 1] for s, e in zip(self.start[rows].tolist(),
-                                                           self.end[rows].tolist()))
 
 
 def _column_names(header: list[str] | None, n: int, spec: TableSpec) -> list[str]:
@@ -179,7 +99,7 @@ class TableReader:
 
     # -- parsing -------------------------------------------------------------------
     def __iter__(self) -> Iterator[pd.DataFrame]:
-        raw, stream = _open_binary(self.path)
+        raw, stream = open_binary(self.path)
         try:
             yield from self._chunks(raw, stream)
         except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
@@ -196,11 +116,11 @@ class TableReader:
         while not eof:
             data = stream.read(want)
             eof = not data
-            block, rest = _whole_lines(rest + data, eof)
+            block, rest = whole_lines(rest + data, eof)
             buf = carry + block
             if not buf:
                 continue
-            lines = _Lines(buf)
+            lines = Lines(buf)
             data_rows = np.flatnonzero(~lines.skip)
             if self.columns is None:
                 header = self._prelude(lines, data_rows, header, base)
@@ -219,7 +139,7 @@ class TableReader:
         if self.columns is None:
             raise PrismInputError(f"empty {self.spec.kind} file (no data lines)", self.name)
 
-    def _prelude(self, lines: _Lines, data_rows, header, base) -> list[str] | None:
+    def _prelude(self, lines: Lines, data_rows, header, base) -> list[str] | None:
         """Header line and column names, from the lines up to the first data line."""
         first = int(data_rows[0]) if len(data_rows) else len(lines)
         hashes = np.flatnonzero(np.frombuffer(lines.buf, np.uint8)[lines.start[:first]]
@@ -268,7 +188,7 @@ class TableReader:
         return df
 
     # -- validation ----------------------------------------------------------------
-    def _frame(self, lines: _Lines, rows: np.ndarray, base: int) -> pd.DataFrame:
+    def _frame(self, lines: Lines, rows: np.ndarray, base: int) -> pd.DataFrame:
         """Parse and validate the data lines ``rows`` of ``lines`` (file line base + 1 + row)."""
         n = len(self.columns)
         lineno = base + 1 + rows
@@ -354,6 +274,39 @@ class TableReader:
             raise PrismInputError(f"{self.label_col} must be 0 or 1, got '{values[codes[i]]}'",
                                   self.name, int(lineno[i]))
         return out
+
+
+class KeptTable:
+    """The validated chunks of one :class:`TableReader` pass, kept to be read again without
+    parsing (``prism score`` keeps its validation pass for extraction).
+
+    ``add`` each chunk as the reader yields it; iterating then yields each chunk once,
+    letting go of it, with ``name``, ``columns``, ``bytes_read`` and ``bytes_total`` as
+    the reader had them. The chunks are the reader's own frames: whoever reads them sees
+    what a second reader with the same options would return.
+    """
+
+    def __init__(self, reader: TableReader):
+        self._reader = reader
+        self.name, self.bytes_total = reader.name, reader.bytes_total
+        self.bytes_read = 0
+        self.rows = 0
+        self._chunks: list[tuple[pd.DataFrame, int]] = []  # (chunk, bytes read by then)
+
+    @property
+    def columns(self) -> list[str] | None:
+        return self._reader.columns
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        self._chunks.append((chunk, self._reader.bytes_read))
+        self.rows += len(chunk)
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        chunks, self._chunks = self._chunks[::-1], []
+        while chunks:
+            chunk, self.bytes_read = chunks.pop()
+            yield chunk
+            del chunk
 
 
 def read_table(path, spec: TableSpec, **kw) -> pd.DataFrame:

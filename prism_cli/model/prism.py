@@ -9,6 +9,9 @@ share one data flow and every unique element is encoded once:
     float (B, F + L), model/features.py; n_tok = cfg.tokens_per_element)
     pair(enh_tokens (B, n, d), prom_tokens (B, n, d), log_distance (B,))
         -> {"z_I": (B, d_z), "U": (B,), "z_F": (B, d_f)}
+    element_terms(tokens (N, n, d), role) -> per-element terms (dict of (N, ...) tensors)
+    pair_from_terms(enhancer terms, promoter terms (rows = pairs), log_distance (B,))
+        -> the outputs of pair() in eval mode (inference: attention.py's docstring)
     resistance(z_F (…, d_f), pi (…, K)) -> R (…) >= 0
     probability(U (…), R (…)) -> p (…) = sigmoid((U - R) / T)
 
@@ -79,6 +82,18 @@ class _Backbone(nn.Module):
         """Element input (B, ...) -> tokens (B, n_tok, d_model)."""
         return self._encode(self.promoter_tower, self.promoter_features, x)
 
+    def element_terms(self, tokens: torch.Tensor, role: str) -> dict[str, torch.Tensor]:
+        """Per-element terms of the pair head, computed once per element for inference:
+        tokens (N, n, d), role "enhancer"/"promoter" -> dict of (N, ...) tensors (those of
+        PairEncoder.element_terms, + "mean" (N, d))."""
+        return {**self.pair_encoder.element_terms(tokens, role), "mean": tokens.mean(1)}
+
+    def pair_from_terms(self, e: dict, p: dict, log_distance: torch.Tensor
+                        ) -> dict[str, torch.Tensor]:
+        """``pair()`` in eval mode from the element terms of each pair's two elements."""
+        z_i = self.pair_encoder.from_terms(e, p, log_distance)
+        return self._outputs(z_i, e["mean"], p["mean"], log_distance)
+
     def tower_modules(self) -> list[nn.Module]:
         """The element encoders that exist (sequence and feature towers)."""
         return [m for m in (self.enhancer_tower, self.promoter_tower, self.enhancer_features,
@@ -118,10 +133,14 @@ class PRISM(_Backbone):
              log_distance: torch.Tensor) -> dict[str, torch.Tensor]:
         """Pair outputs from cached element tokens (see module docstring)."""
         z_i = self.pair_encoder(enh_tokens, prom_tokens, log_distance)
+        return self._outputs(z_i, enh_tokens.mean(1), prom_tokens.mean(1), log_distance)
+
+    def _outputs(self, z_i, enh_mean, prom_mean, log_distance) -> dict[str, torch.Tensor]:
+        """z_I (B, d_z), the elements' mean tokens (B, d) -> {"z_I", "U", "z_F"}."""
         u = self.energy(z_i) + self._distance_term(log_distance)
         z_f = self.decoupler(z_i)
         if self.element_path is not None:
-            pooled = torch.cat([enh_tokens.mean(1), prom_tokens.mean(1)], dim=-1)
+            pooled = torch.cat([enh_mean, prom_mean], dim=-1)
             z_f = z_f + self.element_path(pooled.to(z_f.dtype))
         return {"z_I": z_i, "U": u, "z_F": z_f}
 
@@ -215,6 +234,9 @@ class CrossAttn(_Backbone):
 
     def pair(self, enh_tokens, prom_tokens, log_distance) -> dict[str, torch.Tensor]:
         z_i = self.pair_encoder(enh_tokens, prom_tokens, log_distance)
+        return self._outputs(z_i, None, None, log_distance)
+
+    def _outputs(self, z_i, enh_mean, prom_mean, log_distance) -> dict[str, torch.Tensor]:
         u = self.head(z_i).squeeze(-1) + self._distance_term(log_distance)
         return {"z_I": z_i, "U": u, "z_F": z_i}
 

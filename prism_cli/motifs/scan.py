@@ -1,8 +1,13 @@
-"""FIMO-style log-odds motif scan as one batched convolution, both strands.
+"""FIMO-style log-odds motif scan, both strands: scores as one batched convolution,
+occupancies from table look-ups.
 
-    codes (B, L) uint8 -> one-hot (B, 4, L) -> conv1d with 2M kernels (each motif and its
-    reverse complement, log-odds in bits) -> scores (B, M, 2, L) -> best strand (B, M, L)
-    -> score >= threshold -> non-overlapping hits (greedy) -> occupancy (B, M)
+    scores:    codes (B, L) uint8 -> one-hot (B, 4, L) -> conv1d with 2M kernels (each
+               motif and its reverse complement, log-odds in bits) -> scores (B, M, 2, L)
+               -> best strand (B, M, L)
+    occupancy: codes -> base-5 index of the c-mer at each position -> per kernel, the
+               sum of T = W / c table entries (c <= 6), only where a bit-mask filter of
+               the same tables says the window can reach the threshold -> hit windows
+               (sparse) -> best strand -> non-overlapping hits (greedy) -> (B, M)
 
 Scores follow memelite's ``fimo``: position w of motif m contributes
 ``log2(p[w, b] + pseudocount) - log2(background[b])`` bits for base b (memelite adds
@@ -11,9 +16,11 @@ score here equals the score ``fimo`` reports for the same window and strand.
 
 Exactness.  Each log-odds entry is rounded to a multiple of q = 2**-e bits (e <= 16, as
 fine as the widest motif allows with every partial sum below 2**24), so the convolution
-adds integers: float32 on the CPU, float64 elsewhere, exact in any order.  Scores, hits
-and occupancies are therefore bitwise the same for any batch size, motif chunking or
-device.  The rounding moves a score by at most W * q / 2 bits (< 2e-4 for W = 20).
+adds integers: float32 on the CPU, float64 elsewhere, exact in any order; the look-ups
+add the same integers (score / q) in int32.  Scores, hits and occupancies are therefore
+bitwise the same for any batch size, motif chunking or device, and occupancy is exactly
+the thresholded convolution.  The rounding moves a score by at most W * q / 2 bits
+(< 2e-4 for W = 20).
 
 A window that runs off the end of the sequence, or holds an N (code 4), is ineligible:
 its score is -inf and it is never a hit.
@@ -25,6 +32,7 @@ import math
 
 import numpy as np
 
+from . import lookup
 from .pwm import UNIFORM, Motif
 
 _MAX_INT = 2 ** 24          # float32 adds integers below this exactly
@@ -61,6 +69,7 @@ class MotifScanner:
         self.thresholds = None if thresholds is None else self._check_thresholds(thresholds)
         self.p_value: float | None = None
         self._kernels: dict = {}
+        self._tables_cache: dict = {}
 
     # ------------------------------------------------------------------ set-up
 
@@ -232,6 +241,26 @@ class MotifScanner:
 
     # ------------------------------------------------------------------ occupancy
 
+    def _integer_thresholds(self) -> np.ndarray:
+        """(M,) int64 t with: score >= threshold iff score / q >= t, exactly as the
+        float32 comparison of a grid score with the float32 grid threshold; clipped to
+        +-2**25, beyond any score / q (NaN: no hits)."""
+        big = float(np.finfo(np.float32).max)   # +-inf thresholds: no hits / all eligible
+        t32 = np.clip(self._on_grid(self.thresholds), -big, big).astype(np.float32)
+        with np.errstate(invalid="ignore"):
+            t = np.ceil(t32.astype(np.float64) / self.quantum)       # q = 2**-e: exact
+        clip = lookup.CLIP
+        return np.where(np.isnan(t), clip, np.clip(t, -clip, clip)).astype(np.int64)
+
+    def _tables(self) -> list:
+        """The look-up tables of :meth:`occupancy` (``lookup.group_tables``), cached for
+        the current thresholds."""
+        thr = self._integer_thresholds()
+        if thr.tobytes() not in self._tables_cache:
+            self._tables_cache = {thr.tobytes(): lookup.group_tables(
+                self.log_odds, self.widths, self.quantum, thr)}
+        return self._tables_cache[thr.tobytes()]
+
     def occupancy(self, codes: np.ndarray, batch_size: int = 512, device="cpu") -> np.ndarray:
         """Number of non-overlapping hits of each motif in each sequence.
 
@@ -239,25 +268,19 @@ class MotifScanner:
         whose best-strand score is >= the motif's threshold.  Overlapping hits (starts
         closer than the motif width, whatever their strands) count once: hits are taken
         greedily by score (ties: leftmost first), each removing the hits it overlaps.
-        Deterministic and independent of ``batch_size`` and ``device``.
+        Deterministic; the same as thresholding :meth:`scores`.
+
+        Scores are sums of table entries (prism_cli/motifs/lookup.py), in integers,
+        with numpy on the CPU, in blocks of at most ``batch_size`` sequences and about 2**16
+        positions; ``device`` is accepted for compatibility and not used.
         """
         if self.thresholds is None:
             raise ValueError("MotifScanner has no thresholds: call calibrate() or "
                              "set_pvalue_thresholds() first")
-        import torch
-
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
-        out = np.zeros((len(codes), len(self.motifs)), dtype=np.float32)
-        # scores lie on the grid of q, so score >= t iff score >= t rounded up to the grid,
-        # and grid values below 2**24 q are exact in float32
-        big = float(np.finfo(np.float32).max)   # +-inf thresholds: no hits / all eligible
-        grid = np.clip(self._on_grid(self.thresholds), -big, big)
-        for rows, ms, s in self._chunks(codes, batch_size, device):
-            best = s.amax(2)                                           # (B, M', L)
-            thr = torch.as_tensor(grid[ms], dtype=torch.float32, device=best.device)
-            hits = best >= thr[None, :, None]
-            out[rows, ms] = _count_non_overlapping(best, hits, self.widths[ms]).cpu().numpy()
-        return out
+        if codes.ndim != 2:
+            raise ValueError(f"codes must have shape (N, L), got {codes.shape}")
+        return lookup.occupancy(codes, self._tables(), self.widths, batch_size)
 
     # ------------------------------------------------------------------ state
 
@@ -284,49 +307,6 @@ class MotifScanner:
                       pseudocount=state["pseudocount"], thresholds=state["thresholds"])
         scanner.p_value = state.get("p_value")
         return scanner
-
-
-def _count_non_overlapping(best, hits, widths: np.ndarray):
-    """Greedy non-maximum suppression, counted.
-
-    best : float (B, M, L) scores; hits : bool (B, M, L) windows over threshold; widths
-    (M,).  Returns (B, M) counts of the hits that greedy selection by (score desc,
-    position asc) keeps when each kept hit removes those starting < width away.
-    Runs in rounds: every hit that beats all remaining hits within width - 1 positions
-    (ties go to the left one) is kept; this is exactly the greedy selection.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    counts = torch.zeros(hits.shape[:2], dtype=torch.int64, device=hits.device)
-    neg = float("-inf")
-    for w in np.unique(widths):
-        idx = torch.as_tensor(np.flatnonzero(widths == w), device=hits.device)
-        cand = hits[:, idx]
-        if not cand.any():
-            continue
-        if w == 1:
-            counts[:, idx] = cand.sum(-1)
-            continue
-        w = int(w)
-        c = cand.sum(-1)                       # 0 or 1 hit: nothing to suppress
-        rows, cols = (c > 1).nonzero(as_tuple=True)
-        if len(rows):  # the rounds run only on (sequence, motif) pairs with >= 2 hits
-            sub = cand[rows, cols][:, None]
-            s = best[:, idx][rows, cols][:, None].masked_fill(~sub, neg)  # (P, 1, L)
-            k = torch.zeros(len(rows), 1, dtype=torch.int64, device=hits.device)
-            while sub.any():
-                around = F.max_pool1d(s, 2 * w - 1, stride=1, padding=w - 1)
-                left = F.max_pool1d(F.pad(s, (w - 1, 0), value=neg)[..., :-1], w - 1,
-                                    stride=1)
-                keep = sub & (s >= around) & (s > left)
-                k += keep.sum(-1)
-                gone = F.max_pool1d(keep.float(), 2 * w - 1, stride=1, padding=w - 1) > 0
-                sub = sub & ~gone
-                s = s.masked_fill(gone, neg)
-            c[rows, cols] = k[:, 0]
-        counts[:, idx] = c
-    return counts
 
 
 def _pvalue_threshold(log_odds: np.ndarray, background: np.ndarray, p_value: float,

@@ -106,15 +106,20 @@ class _Rows:
 
 
 class ElementCache:
-    """Tokens of a set of elements, looked up by element index.
+    """Tokens of a set of elements, and the pair head's per-element terms, looked up by
+    element index.
 
     indices : np.ndarray int64, shape=(n,), sorted unique element indices
     tokens  : Tensor, shape=(n, n_tokens, d_model), float32 (on ``tokens.device``)
+    terms   : the model's ``element_terms`` of the tokens (dict of (n, ...) float32
+        tensors, "tokens" among them), or None (then computed where needed)
     """
 
-    def __init__(self, indices: np.ndarray, tokens: torch.Tensor):
+    def __init__(self, indices: np.ndarray, tokens: torch.Tensor,
+                 terms: dict[str, torch.Tensor] | None = None):
         self.indices = np.asarray(indices, dtype=np.int64)
         self.tokens = tokens
+        self.terms = terms
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -154,8 +159,13 @@ class ElementCache:
         with evaluating(model):
             out = encode_chunks(one, _Rows(codes, uniq, device), batch_size,
                                 device=device, workers=workers)
-        if out:
-            tokens = torch.cat(out)
-        else:
-            tokens = torch.zeros(0, model.cfg.tokens_per_element, model.cfg.d_model)
-        return cls(uniq, tokens)
+            if out:
+                tokens = torch.cat(out)
+            else:
+                tokens = torch.zeros(0, model.cfg.tokens_per_element, model.cfg.d_model)
+            # the terms stay on an accelerator (they are ~5x the tokens: per-pair copies
+            # from the CPU would cost more than the pair head)
+            on_device = keep_on_device or device.type != "cpu"
+            terms = {k: v.float() if on_device else v.float().cpu()
+                     for k, v in model.element_terms(tokens.to(device), kind).items()}
+        return cls(uniq, tokens, terms)

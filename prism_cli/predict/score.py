@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from ..registry import load_adapted, unknown_cell
-from .cache import cpu_threads
+from .cache import batch_map, cpu_threads, device_of
 from .environment import estimate_environment, predict, teacher_pi
 from .pairs import BATCH_PAIRS, element_caches, log_distance, pair_outputs
 
@@ -138,16 +138,20 @@ def _chunk_scores(model, enh, prom, part: pd.DataFrame, envs: dict[str, Environm
     """prob, U_I, R (float64, shape=(n,)) and cell (object) of one chunk of pairs."""
     out = pair_outputs(model, enh, prom, part["enh_idx"].to_numpy(),
                        part["prom_idx"].to_numpy(), log_distance(part["distance"].to_numpy()),
-                       chunk_size=batch_pairs, workers=workers)
+                       chunk_size=batch_pairs, workers=workers, keys=("U", "z_F"))
     n = len(part)
     prob, r = np.empty(n, dtype=np.float64), np.empty(n, dtype=np.float64)
     cell = np.empty(n, dtype=object)
     for key in pd.unique(keys):
-        m = keys == key
+        m = np.flatnonzero(keys == key)
         env = envs[key]
-        pred = predict(model, out["U"][m], out["z_F"][m], env.pi)
-        prob[m] = pred["p"].double().numpy()
-        r[m] = pred["R"].double().numpy()
+        u, z_f = out["U"][m], out["z_F"][m]
+        # the resistance head per batch, ``workers`` batches at once
+        preds = batch_map(lambda sl: predict(model, u[sl], z_f[sl], env.pi),
+                          [slice(s, s + batch_pairs) for s in range(0, len(m), batch_pairs)],
+                          device_of(model), workers)
+        prob[m] = torch.cat([p["p"] for p in preds]).double().numpy()
+        r[m] = torch.cat([p["R"] for p in preds]).double().numpy()
         cell[m] = env.cell
     return {"prob": prob, "U_I": out["U"].double().numpy(), "R": r, "cell": cell}
 

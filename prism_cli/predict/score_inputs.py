@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..checkpoint import Checkpoint, weights_checksum
 from ..errors import PrismInputError
-from ..io.bed import BEDPE, TableReader
+from ..io.bed import BEDPE, KeptTable, TableReader
 from ..registry import is_known_cell, load_adapted, unknown_cell
 
 
@@ -23,6 +23,7 @@ class PairsSummary:
     cells: list = field(default_factory=list)    # its cell names, in order of first line
     counts: dict = field(default_factory=dict)   # pairs per chromosome (chrom1)
     labelled: bool = False     # some pair has a 0/1 label
+    parsed: KeptTable | None = None  # the validated chunks, when kept (``keep_rows``)
 
 
 def check_support_file(path, genome, cell: str, cell_col: str, label_col: str) -> None:
@@ -54,7 +55,8 @@ def check_support_file(path, genome, cell: str, cell_col: str, label_col: str) -
 
 
 def check_pairs(pairs, genome, ck: Checkpoint, model_path, reg, cell, zero_shot: bool,
-                cell_col: str, label_col: str, support=None) -> PairsSummary:
+                cell_col: str, label_col: str, support=None, keep_rows: int = 0
+                ) -> PairsSummary:
     """Validate PAIRS (every line) and the cells it will be scored in, before any work.
 
     Every cell must be a training cell or one registered by `prism adapt` (for this
@@ -64,7 +66,10 @@ def check_pairs(pairs, genome, ck: Checkpoint, model_path, reg, cell, zero_shot:
     environment.
     Returns what the pass learnt (:class:`PairsSummary`): whether the input names cells that
     --cell/--zero-shot override (they are then kept in the output as ``input_cell``), its
-    cells, its pairs per chromosome (how ``shard`` slices it) and whether it is labelled.
+    cells, its pairs per chromosome (how ``shard`` slices it) and whether it is labelled;
+    with ``keep_rows``, also the validated chunks (``parsed``, for extraction to use instead
+    of reading PAIRS again) when PAIRS has at most that many pairs (memory stays bounded;
+    they are let go of as soon as the pairs read so far, or the file size, say it has more).
     """
     training, arch = ck.cells, ck.arch
     reader = TableReader(pairs, BEDPE, genome=genome, label_col=label_col)
@@ -72,7 +77,13 @@ def check_pairs(pairs, genome, ck: Checkpoint, model_path, reg, cell, zero_shot:
     has_cells = False
     summary = PairsSummary()
     counts = summary.counts
+    kept = KeptTable(reader) if keep_rows > 0 else None
     for chunk in reader:
+        if kept is not None:
+            kept.add(chunk)
+            projected = kept.rows * reader.bytes_total / max(reader.bytes_read, 1)
+            if kept.rows > keep_rows or projected > 2 * keep_rows:
+                kept = None  # too many to hold: extraction reads PAIRS again
         for name, n in chunk["chrom1"].value_counts(sort=False).items():
             counts[name] = counts.get(name, 0) + int(n)
         if label_col in chunk and not summary.labelled:
@@ -85,6 +96,7 @@ def check_pairs(pairs, genome, ck: Checkpoint, model_path, reg, cell, zero_shot:
             if name not in first_line:
                 first_line[name] = int(chunk["_line"].iat[int(np.argmax(col == name))])
     summary.cells = list(first_line) if has_cells else ["."]
+    summary.parsed = kept
     if support and arch == "crossattn":
         raise PrismInputError("--support needs a PRISM model (a crossattn model has no cell "
                               "environment)", str(model_path))

@@ -22,8 +22,9 @@ the runs are then written chromosome by chromosome: copied where a chromosome li
 run, merged by integer keys, stably, where it spans several), or the runs that the ranks
 of a torchrun job spilled (``ScoredParts.combine``).
 
-Modules: ``layout`` (columns, row order, text of values), ``interact`` (UCSC interact
-records), ``parts`` (sorted run files, merged), ``writer`` and ``reader``.
+Modules: ``layout`` (columns, row order, text of values), ``text`` (that text built with
+numpy, as byte planes), ``interact`` (UCSC interact records), ``parts`` (sorted run
+files, merged), ``writer`` and ``reader``.
 """
 
 from .interact import (INTERACT_COLOR, INTERACT_COLUMNS, interact_frame, interact_order,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from .layout import MISSING, SLICE_ROWS, _chrom_ranks, _format_column, _join_rows
+from .layout import MISSING, SLICE_ROWS, _chrom_ranks, _rows_bytes, _take_coded
 
 INTERACT_COLUMNS = ["chrom", "chromStart", "chromEnd", "name", "score", "value", "exp",
                     "color", "sourceChrom", "sourceStart", "sourceEnd", "sourceName",
@@ -66,10 +66,14 @@ def interact_order(records: pd.DataFrame) -> np.ndarray:
                        records["chromStart"].to_numpy(np.int64), rank])
 
 
-def _interact_text(records: pd.DataFrame) -> Iterator[str]:
+def _interact_bytes(records: pd.DataFrame, coded: dict | None = None) -> Iterator[bytes]:
+    """Formatted records (UTF-8), a slice at a time; ``coded``: layout._coded_columns of
+    ``records``, if at hand."""
+    if list(records.columns) != INTERACT_COLUMNS:
+        records = records[INTERACT_COLUMNS]
     for lo in range(0, len(records), SLICE_ROWS):
-        part = records.iloc[lo:lo + SLICE_ROWS]
-        yield _join_rows([_format_column(part[c]) for c in INTERACT_COLUMNS])
+        rows = slice(lo, lo + SLICE_ROWS)
+        yield _rows_bytes(records.iloc[rows], _take_coded(coded or {}, rows))
 
 
 def interact_track_line(name: str) -> str:

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .interact import _interact_chrom, _interact_text, interact_frame, interact_order
-from .layout import SLICE_ROWS, _bedpe_text, _natural, _prepare, bedpe_order
+from .interact import _interact_bytes, _interact_chrom, interact_frame, interact_order
+from .layout import (SLICE_ROWS, _bedpe_bytes, _coded_columns, _factorized, _natural,
+                     _prepare, _take_coded, bedpe_order)
 
 
 class ScoredParts:
@@ -47,7 +48,8 @@ class ScoredParts:
         return parts
 
     def add(self, chunk: pd.DataFrame) -> None:
-        prepared, _ = _prepare(chunk)
+        factorized: dict = {}
+        prepared, _ = _prepare(chunk, factorized)
         if self.columns is None:
             self.columns = list(prepared.columns)
         elif list(prepared.columns) != self.columns:
@@ -56,34 +58,42 @@ class ScoredParts:
         if prepared.empty:
             return
         self.rows += len(prepared)
-        prepared = prepared.iloc[bedpe_order(prepared)]
-        codes2, names2 = pd.factorize(prepared["chrom2"])
+        coded = _coded_columns(prepared, factorized)  # text factorized once for the chunk
+        order = bedpe_order(prepared, factorized)
+        prepared, coded = prepared.iloc[order], _take_coded(coded, order)
+        chroms = _take_coded(factorized, order)
+        chrom1, (codes2, names2) = chroms["chrom1"], chroms["chrom2"]
         keys = np.column_stack([prepared["start1"].to_numpy(np.int64),
                                 prepared["end1"].to_numpy(np.int64), codes2.astype(np.int64),
                                 prepared["start2"].to_numpy(np.int64),
                                 prepared["end2"].to_numpy(np.int64)])
-        self._spill("bedpe", prepared, prepared["chrom1"], keys, _bedpe_text,
+        self._spill("bedpe", chrom1, keys,
+                    lambda rows: _bedpe_bytes(prepared.iloc[rows], _take_coded(coded, rows)),
                     [str(n) for n in names2])
         if self.interact:
             records = interact_frame(prepared)
             records = records.iloc[interact_order(records)]
             keys = np.column_stack([records["chromStart"].to_numpy(np.int64),
                                     records["chromEnd"].to_numpy(np.int64)])
-            self._spill("interact", records, records["chrom"], keys, _interact_text, None)
+            rcoded = _coded_columns(records)
+            self._spill("interact", rcoded.get("chrom") or _factorized(records["chrom"]), keys,
+                        lambda rows: _interact_bytes(records.iloc[rows],
+                                                     _take_coded(rcoded, rows)), None)
 
-    def _spill(self, kind: str, frame: pd.DataFrame, groups: pd.Series, keys: np.ndarray,
-               text, names) -> None:
-        """One sorted run: text, keys (n, k) int64 and the segment of each chromosome."""
+    def _spill(self, kind: str, groups: tuple, keys: np.ndarray, text, names) -> None:
+        """One sorted run: text, keys (n, k) int64 and the segment of each chromosome.
+        groups: (codes, uniques) of each row's chromosome; text(rows) yields the bytes of
+        the rows of a slice."""
         i = len(self.runs[kind])
         run = {"text": str(self.folder / f"{kind}.{i}.txt"),
                "keys": str(self.folder / f"{kind}.{i}.npy"), "names": names, "groups": []}
-        codes, uniq = pd.factorize(groups)
+        codes, uniq = groups
         cuts = np.concatenate([[0], np.flatnonzero(np.diff(codes)) + 1, [len(codes)]])
         with open(run["text"], "wb") as fh:
             for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
                 start = fh.tell()
-                for piece in text(frame.iloc[lo:hi]):
-                    fh.write(piece.encode())
+                for piece in text(slice(lo, hi)):
+                    fh.write(piece)
                 run["groups"].append([str(uniq[codes[lo]]), lo, hi, start, fh.tell()])
         np.save(run["keys"], np.ascontiguousarray(keys, dtype=np.int64), allow_pickle=False)
         self.runs[kind].append(run)
@@ -146,25 +156,41 @@ def _merge_segments(segs: list, out, remap_names: bool) -> None:
     """Rows of one chromosome from several runs, in key order (stable across runs).
 
     BEDPE keys are (start1, end1, chrom2, start2, end2) with chrom2 a code into the
-    run's ``names``: codes become one natural-order rank first."""
+    run's ``names``: codes become one natural-order rank first.  Lines that stay
+    together in that order (all of them, when the runs follow one another) are copied as
+    one block of bytes."""
     rank = {}
     if remap_names:
         names = {n for run, *_ in segs for n in run["names"]}
         rank = {n: i for i, n in enumerate(sorted(names, key=_natural))}
-    keys, lines = [], []
+    keys = []
     for run, lo, hi, start, end in segs:
         k = np.array(np.load(run["keys"], mmap_mode="r")[lo:hi])
         if remap_names:
             k[:, 2] = np.array([rank[n] for n in run["names"]], dtype=np.int64)[k[:, 2]]
         keys.append(k)
+    keys = np.concatenate(keys)
+    order = np.lexsort(keys.T[::-1])  # stable; the first key column is the primary one
+    if (order == np.arange(len(order))).all():
+        for run, lo, hi, start, end in segs:
+            _copy_bytes(run["text"], start, end, out)
+        return
+    pieces = []
+    for run, lo, hi, start, end in segs:
         with open(run["text"], "rb") as fh:
             fh.seek(start)
-            lines.extend(fh.read(end - start).splitlines(keepends=True))
-    keys = np.concatenate(keys)
-    if len(lines) != len(keys):
+            pieces.append(fh.read(end - start))
+    text = b"".join(pieces)
+    del pieces
+    ends = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == ord("\n")) + 1
+    if len(ends) != len(keys):
         raise OSError("run files do not match their keys")
-    order = np.lexsort(keys.T[::-1])  # stable; the first key column is the primary one
-    for lo in range(0, len(order), SLICE_ROWS):
-        out.write(b"".join([lines[i] for i in order[lo:lo + SLICE_ROWS].tolist()]))
-
-
+    starts = np.concatenate([[0], ends[:-1]])
+    # blocks: runs of lines that are consecutive in the runs and in the output
+    cut = np.flatnonzero(np.diff(order) != 1) + 1
+    begin = starts[order[np.concatenate([[0], cut])]].tolist()
+    finish = ends[order[np.concatenate([cut - 1, [len(order) - 1]])]].tolist()
+    view = memoryview(text)
+    for lo in range(0, len(begin), SLICE_ROWS):
+        out.write(b"".join([view[a:b] for a, b in zip(begin[lo:lo + SLICE_ROWS],
+                                                       finish[lo:lo + SLICE_ROWS])]))

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import OutputGroup, check_writable
-from .interact import _interact_text, interact_frame, interact_order, interact_track_line
-from .layout import FORMAT_NAME, FORMAT_VERSION, _bedpe_text, _prepare, bedpe_order
+from .interact import _interact_bytes, interact_frame, interact_order, interact_track_line
+from .layout import (FORMAT_NAME, FORMAT_VERSION, _bedpe_bytes, _coded_columns, _prepare,
+                     _take_coded, bedpe_order)
 from .parts import ScoredParts
 
 
@@ -85,18 +86,22 @@ def _sidecar_meta(sidecar, columns, n_rows, interact_path) -> dict:
 def _write_frame(df: pd.DataFrame, path: Path, interact_path, group: OutputGroup,
                  comment: str) -> tuple[list[str], int]:
     """One DataFrame: sort in memory, format and write a slice at a time."""
-    prepared, _ = _prepare(df)
-    prepared = prepared.iloc[bedpe_order(prepared)]
+    factorized: dict = {}
+    prepared, _ = _prepare(df, factorized)
+    coded = _coded_columns(prepared, factorized)
+    order = bedpe_order(prepared, factorized)
+    prepared, coded = prepared.iloc[order], _take_coded(coded, order)
     columns = list(prepared.columns)
-    fh = group.open(path)
+    fh = group.open(path)  # (text: the locale's encoding, as ever)
     fh.write(comment + "#" + "\t".join(columns) + "\n")
-    fh.writelines(_bedpe_text(prepared))
+    fh.writelines(piece.decode() for piece in _bedpe_bytes(prepared, coded))
     if interact_path is not None:
         records = interact_frame(prepared)
         records = records.iloc[interact_order(records)]
         fh = group.open(interact_path)
         fh.write(interact_track_line(_stem(path)))
-        fh.writelines(_interact_text(records))
+        fh.writelines(piece.decode()
+                      for piece in _interact_bytes(records, _coded_columns(records)))
     return columns, len(prepared)
 
 
