@@ -15,6 +15,7 @@ import pandas as pd
 
 from .dataset import PAIR_DTYPES
 from .io.bed import BEDPE_COLUMNS
+from .io.text import int_planes
 
 PAIR_HEADER = BEDPE_COLUMNS + ["cell", "label", "distance", "enh_idx", "prom_idx"]
 
@@ -140,8 +141,6 @@ def _plain_ints(values: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- pairs.tsv
 
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
-_DIGITS4 = (np.arange(10_000)[:, None] // np.array([1000, 100, 10, 1]) % 10
-            + ord("0")).astype(np.uint8)  # "0000" ... "9999", shape=(10000, 4)
 _MAX_CELLS = 1 << 21  # padded bytes per column table; a chunk with long values is halved
 _QUOTED = (b'"', b"\t", b"\r", b"\x00")  # to_csv would quote these; NUL is the padding
 
@@ -180,7 +179,7 @@ def _field_table(col: pd.Series, max_bytes: int | None) -> np.ndarray | None:
     """One column as a zero-padded uint8 table, shape=(n, width); None if not plain."""
     values = col.to_numpy()
     if values.dtype.kind in "iu":
-        return _int_table(values.astype(np.int64))
+        return int_planes(values.astype(np.int64)).T
     try:
         blob = ("\n".join(col.tolist()) + "\n").encode()
     except (TypeError, UnicodeEncodeError):
@@ -197,22 +196,4 @@ def _field_table(col: pd.Series, max_bytes: int | None) -> np.ndarray | None:
     at = np.arange(width)
     table = a[np.minimum(start[:, None] + at, len(a) - 1)]
     table[at >= length[:, None]] = 0
-    return table
-
-
-def _int_table(v: np.ndarray) -> np.ndarray:
-    """Decimal digits of int64 ``v``, right-aligned, with a leading '-' where negative;
-    four digits at a time from a lookup table."""
-    mag = np.abs(v)
-    digits = np.maximum(np.searchsorted(_POW10, mag, side="right"), 1)
-    groups = []
-    for _ in range(-(-int(digits.max()) // 4)):
-        groups.append(_DIGITS4[mag % 10_000])
-        mag = mag // 10_000
-    table = np.hstack(groups[::-1])
-    w = table.shape[1]
-    table[np.arange(w) < (w - digits)[:, None]] = 0
-    if (v < 0).any():
-        sign = np.where(v < 0, ord("-"), 0).astype(np.uint8)[:, None]
-        table = np.hstack([sign, table])
     return table

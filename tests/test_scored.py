@@ -281,7 +281,7 @@ def float32_values(rng, n):
 
 
 def test_floats_are_written_as_repr():
-    from prism_cli.io.scored.text import float_planes
+    from prism_cli.io.text import float_planes
 
     rng = np.random.default_rng(11)
     v = float32_values(rng, 20_000)

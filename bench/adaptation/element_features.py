@@ -114,6 +114,17 @@ def adapted_scores(model, outputs, labels, pool, query, size, draws, rng):
     return np.array(scores)
 
 
+def training_cell_rows(fold, cells, labels):
+    """(cell, training-chromosome rows, validation-chromosome rows) of each training cell
+    of ``fold`` with at least 64 training rows and both labels among its validation rows
+    (where the benchmarks choose settings without looking at the held-out cell)."""
+    for c in fold.training_cells:
+        pool = fold.train[cells[fold.train] == c]
+        val = fold.val[cells[fold.val] == c]
+        if len(pool) >= 64 and len(np.unique(labels[val])) >= 2:
+            yield c, pool, val
+
+
 def choose_strength(model, ds, inputs, fold, labels, grid, draws, seed) -> tuple[float, dict]:
     """The prior strength with the best mean AUPR of adapted environments (supports of
     16 and 64 pairs from training chromosomes) on the TRAINING cells' validation
@@ -121,11 +132,7 @@ def choose_strength(model, ds, inputs, fold, labels, grid, draws, seed) -> tuple
     rng = np.random.default_rng(seed + 29)
     cells = ds.pairs["cell"].to_numpy()
     tasks = []
-    for c in fold.training_cells:
-        pool = fold.train[cells[fold.train] == c]
-        val = fold.val[cells[fold.val] == c]
-        if len(pool) < 64 or len(np.unique(labels[val])) < 2:
-            continue
+    for c, pool, val in training_cell_rows(fold, cells, labels):
         pool = np.sort(rng.choice(pool, min(len(pool), 1024), replace=False))
         val = np.sort(rng.choice(val, min(len(val), 1500), replace=False))
         tasks.append((pool, val))

@@ -35,7 +35,7 @@ from bench.cross_cell.split import make_fold, window_hashes
 from prism_cli.predict.support import draw_support
 from prism_cli.metrics import aupr, auroc
 
-from .element_features import SIZES, _row
+from .element_features import SIZES, _row, training_cell_rows
 
 LAMBDAS = (0.25, 1.0, 4.0, 16.0)
 
@@ -85,11 +85,7 @@ def choose_lambda(base, z, labels, cells, fold, draws, seed) -> tuple[float, dic
     table = {}
     for lam in LAMBDAS:
         vals = []
-        for c in fold.training_cells:
-            pool = fold.train[cells[fold.train] == c]
-            val = fold.val[cells[fold.val] == c]
-            if len(pool) < 64 or len(np.unique(labels[val])) < 2:
-                continue
+        for c, pool, val in training_cell_rows(fold, cells, labels):
             for size in (16, 64):
                 rng = np.random.default_rng(seed + size)
                 for _ in range(draws):

@@ -112,11 +112,11 @@ class ElementCache:
     indices : np.ndarray int64, shape=(n,), sorted unique element indices
     tokens  : Tensor, shape=(n, n_tokens, d_model), float32 (on ``tokens.device``)
     terms   : the model's ``element_terms`` of the tokens (dict of (n, ...) float32
-        tensors, "tokens" among them), or None (then computed where needed)
+        tensors, "tokens" among them)
     """
 
     def __init__(self, indices: np.ndarray, tokens: torch.Tensor,
-                 terms: dict[str, torch.Tensor] | None = None):
+                 terms: dict[str, torch.Tensor]):
         self.indices = np.asarray(indices, dtype=np.int64)
         self.tokens = tokens
         self.terms = terms

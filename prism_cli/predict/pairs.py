@@ -59,10 +59,8 @@ def pair_outputs(model, enh_cache: ElementCache, prom_cache: ElementCache, enh_i
         out = model.pair_from_terms(e, p, ld[sl].to(device))
         return {k: out[k].float().cpu() for k in keys}
 
+    e_terms, p_terms = enh_cache.terms, prom_cache.terms
     with evaluating(model):
-        e_terms, p_terms = (c.terms if c.terms is not None
-                            else model.element_terms(c.tokens.to(device), kind)
-                            for c, kind in ((enh_cache, "enhancer"), (prom_cache, "promoter")))
         parts = batch_map(one, [slice(s, s + chunk_size)
                                 for s in range(0, len(ld), chunk_size)], device, workers)
     if not parts:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..bed import chrom_sort_key as _bed_chrom_sort_key
-from . import text as _text
+from .. import text as _text
 
 BEDPE_COLUMNS = ["chrom1", "start1", "end1", "chrom2", "start2", "end2",
                  "name", "score", "strand1", "strand2"]

@@ -13,8 +13,9 @@ Values that are exactly float32 (what the model writes) with 2**-19 <= |x| < 2**
 theirs from exact integer arithmetic (:func:`_shortest`); any other value is formatted
 with ``repr``, each distinct value once.
 
-``layout`` decides which column gets which planes (the same text as
-``layout._format_column``) and keeps the Python formatting as the fallback.
+``io/scored/layout.py`` decides which column of a scored BEDPE gets which planes (the
+same text as ``layout._format_column``) and keeps the Python formatting as the fallback;
+``pair_table.tsv_bytes`` takes its integer columns from :func:`int_planes`.
 """
 
 from __future__ import annotations
