@@ -147,8 +147,17 @@ def test_score_teacher_zero_shot_and_refusals(world, tmp_path):
     res = run(*score_args(world, out, "--zero-shot"))
     assert res.exit_code == 0 and "zero-shot" in res.output
     z = pd.read_csv(out, sep="\t")
-    assert (z["cell"] == "zero-shot").all() and (z["R"] == 0).all()
+    assert (z["cell"] == "zero-shot").all() and (z["R"] > 0).all()
     assert (z["input_cell"] == "NEW").all()  # the input's own cells are kept
+    # zero-shot = the average of the training cells' environments, written in the sidecar
+    from prism_cli.checkpoint import Checkpoint
+    from prism_cli.predict.environment import mean_environment, teacher_pi
+
+    model = Checkpoint.load(world / "model", "cpu").model
+    pis = torch.stack([teacher_pi(model, i) for i in range(2)])
+    assert torch.allclose(mean_environment(model), pis.mean(0))
+    side = json.loads((tmp_path / "z.bedpe.json").read_text())
+    assert np.allclose(side["environments"]["zero-shot"]["pi"], pis.mean(0).numpy(), atol=1e-6)
     out_t = tmp_path / "t.bedpe"
     assert run(*score_args(world, out_t, "--cell", "A", "--format", "interact")).exit_code == 0
     t = pd.read_csv(out_t, sep="\t")

@@ -10,8 +10,9 @@ pairs sharing a window with training/support pairs removed) and seed:
 * trains PRISM on the other cells with ``--element-features FEATURES`` (product defaults
   otherwise; ``--epochs`` and ``--config`` override, and are recorded);
 * scores the query through the inference path (the functions ``prism adapt``/``score``
-  call): zero-shot U_I, the prior-mean environment (support 0), and the environment
-  estimated from supports of 16/64/256 pairs (``--draws`` nested random draws each);
+  call): zero-shot (the average training environment, what ``prism score --zero-shot``
+  gives), U_I alone (u-only), and the environment estimated from supports of 16/64/256
+  pairs (``--draws`` nested random draws each);
 * with --crossattn, the crossattn baseline trained on the same fold, zero-shot and
   fine-tuned on the same support sizes (bench/cross_cell/finetune.py's fixed recipe);
 * baselines on the same split: distance LR, GC content + distance LR, 5-mer + distance
@@ -150,7 +151,7 @@ def choose_strength(model, ds, inputs, fold, labels, grid, draws, seed) -> tuple
 
 
 def evaluate_prism(run: Path, ds, fold, keys, draws: int, seed: int, grid) -> list[dict]:
-    """Zero-shot, prior-mean environment and adapted environments on the query, with the
+    """Zero-shot (the average environment), U_I alone and adapted environments on the query, with the
     trained prior strength and with the one chosen on the training cells' validation
     chromosomes."""
     from prism_cli.checkpoint import load_checkpoint
@@ -163,10 +164,12 @@ def evaluate_prism(run: Path, ds, fold, keys, draws: int, seed: int, grid) -> li
     outputs = Outputs(model, ds, inputs, np.concatenate([fold.query, fold.support_pool]))
     u, z_f = outputs.take(fold.query)
     y = labels[fold.query]
-    res = [_row(y, predict(model, u, z_f, None)["p"].numpy(), method="prism",
-                variant="zero-shot", support=0, **keys)]
-    res.append(_row(y, predict(model, u, z_f, mean_environment(model))
-                    ["p"].numpy(), method="prism", variant="prior-mean", support=0, **keys))
+    # zero-shot = `prism score --zero-shot` (the average training environment; rows made
+    # before 2026-12-02 call U_I alone "zero-shot" and this one "prior-mean")
+    res = [_row(y, predict(model, u, z_f, mean_environment(model))["p"].numpy(),
+                method="prism", variant="zero-shot", support=0, **keys),
+           _row(y, predict(model, u, z_f, None)["p"].numpy(), method="prism",
+                variant="u-only", support=0, **keys)]
     trained = model.cfg.env_prior_strength
     strengths = {"adapt": trained}
     if grid:

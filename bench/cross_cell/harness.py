@@ -28,7 +28,7 @@ Methods (docs/cross_cell.md has the protocol and the reasons):
   crossattn          `prism train --arch crossattn` on the training cells (zero-shot)
   crossattn-ft       the same fine-tuned on the support set (16/64/256): the standard
                      few-shot baseline (bench/cross_cell/finetune.py; not a PRISM feature)
-  prism zero-shot    `prism score --zero-shot` (U_I only)
+  prism zero-shot    `prism score --zero-shot` (the average training environment)
   prism adapt        `prism adapt` on the support set (16/64/256) + `prism score`
   prism nearest      `prism score -c NEAREST`: the teacher environment of the training cell
                      nearest to the adapted environment (nearest_cells[0] of the 64-pair

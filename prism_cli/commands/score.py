@@ -33,8 +33,9 @@ if TYPE_CHECKING:
                 "from them alone ('support', as `prism adapt` would, not registered).",
                 required=False)
 @click.option("--zero-shot", is_flag=True,
-              help="Ignore cells: U_I only for every pair (p = sigmoid(U_I / T), R = 0; "
-                   "cell column 'zero-shot', the input's cells kept as input_cell).")
+              help="Ignore cells: score every pair in the average training environment "
+                   "(a cell nothing is known of; cell column 'zero-shot', the input's "
+                   "cells kept as input_cell).")
 @registry_option
 @out_option("Scored BEDPE (a JSON sidecar OUT.json is written beside it). '-': the sorted "
             "BEDPE goes to standard output once it is complete, and no sidecar is written.",
@@ -301,8 +302,8 @@ def _environments(job: _Job, ck):
             job.console.print(f"[dim]score:[/dim] cell {e.cell}: {e.kind} environment, "
                               f"threshold {e.threshold if e.threshold is not None else '.'}")
     if job.zero_shot and model.has_environment:
-        job.warn.print("[yellow]--zero-shot: U_I only (cell column 'zero-shot'; "
-                       "probabilities not calibrated to any cell)[/]")
+        job.warn.print("[yellow]--zero-shot: the average training environment (cell "
+                       "column 'zero-shot'; probabilities not calibrated to any one cell)[/]")
     return envs, described
 
 

@@ -19,9 +19,10 @@ Environments at prediction time:
 * known training cell:          pi = teacher_pi(model, cell index)           ("teacher")
 * known cell + support:         pi = estimate_environment(..., prior_cell=c)  ("fused":
   the same posterior with the cell's teacher environment as its prior)
-* no cell, no support:          pi = None -> p = sigmoid(U_I / T), R = 0     ("zero-shot",
-  U-only: it ignores every environment, so its probabilities are not calibrated to any
-  cell; ``mean_environment(model)`` gives the average training environment instead).
+* no cell, no support:          pi = mean_environment(model)                ("zero-shot":
+  the average of the training cells' environments, the honest guess for a cell nothing is
+  known of).
+  ``predict(..., pi=None)`` is U_I alone (R = 0), a diagnostic only.
 
 Inference functions run under ``torch.no_grad()`` with the model in eval mode and restore
 the mode they found.  This package never imports ``train/`` or ``commands/`` (training

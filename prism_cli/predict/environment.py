@@ -82,9 +82,10 @@ def mean_environment(model) -> torch.Tensor:
 def predict(model, u, z_f, pi=None, chunk_size: int = 65536) -> dict[str, torch.Tensor]:
     """Probabilities from pair outputs and an environment.
 
-    u : (n,), z_f : (n, d_f), pi : (K,) environment, or None for zero-shot.
+    u : (n,), z_f : (n, d_f), pi : (K,) environment, or None for U_I alone.
     Returns CPU float32 {"p": (n,), "R": (n,), "logit": (n,)}.
-    pi=None is U-only: p = sigmoid(U_I / T), R = 0 (no environment at all).
+    pi=None is U-only: p = sigmoid(U_I / T), R = 0 (no environment at all; a diagnostic:
+    zero-shot scoring uses mean_environment(model)).
     For arch crossattn, p = sigmoid(U) whatever pi is.
     """
     device = device_of(model)

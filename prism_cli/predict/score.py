@@ -10,8 +10,9 @@ chromosomes.
 
 Environments (docs/model.md): a training cell uses its teacher environment pi_T; a cell
 registered by ``prism adapt`` uses its student environment; zero-shot (asked for by
-name, ``--zero-shot``) is p = sigmoid(U_I / T) with R = 0, written with cell ``zero-shot``;
-any other name is an error.
+name, ``--zero-shot``) uses the average training environment (``mean_environment``: what a
+cell with no labels is expected to be), written with cell ``zero-shot``; any other name is
+an error.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 
 from ..registry import load_adapted, unknown_cell
 from .cache import batch_map, cpu_threads, device_of
-from .environment import estimate_environment, predict, teacher_pi
+from .environment import estimate_environment, mean_environment, predict, teacher_pi
 from .pairs import BATCH_PAIRS, element_caches, log_distance, pair_outputs
 
 ZERO_SHOT = "zero-shot"
@@ -48,9 +49,10 @@ def resolve_environment(model, cells: list[str], registry, name: str | None) -> 
     checkpoint's training cells), an adapted cell (student), or ``ZERO_SHOT``; any other
     name (a typo, None, '.') is a PrismInputError naming the known cells, never a silent
     zero-shot."""
-    if name == ZERO_SHOT or not model.has_environment:
-        return Environment(name or ZERO_SHOT, ZERO_SHOT if model.has_environment else "none",
-                           None)
+    if not model.has_environment:
+        return Environment(name or ZERO_SHOT, "none", None)
+    if name == ZERO_SHOT:
+        return Environment(ZERO_SHOT, ZERO_SHOT, mean_environment(model))
     if name in cells:
         return Environment(name, "teacher", teacher_pi(model, cells.index(name)))
     record = load_adapted(registry, name)

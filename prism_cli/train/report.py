@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 VAL_COLUMNS = ["n", "n_pos", "prevalence", "aupr", "auroc", "spread", "bce", "aupr_teacher",
-               "auroc_teacher", "aupr_zero_shot", "auroc_zero_shot", "pi_sd"]
+               "auroc_teacher", "aupr_zero_shot", "auroc_zero_shot", "aupr_u", "auroc_u", "pi_sd"]
 
 
 class Reporter:
@@ -68,7 +68,7 @@ class Reporter:
 
         t = Table(title=title)
         for col in ("cell", "n", "prevalence", "AUPR", "AUROC", "spread", "AUPR teacher",
-                    "AUPR U-only"):
+                    "AUPR zero-shot"):
             t.add_column(col, justify="right" if col != "cell" else "left")
 
         def f(x):

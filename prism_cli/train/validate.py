@@ -9,7 +9,9 @@ scores the query.  Reported per cell:
 
     aupr, auroc, prevalence, spread (sd of p), bce      -- student path (the main number)
     aupr_teacher, auroc_teacher                          -- pi_T(c), training cells only
-    aupr_zero_shot, auroc_zero_shot                      -- U_I alone
+    aupr_zero_shot, auroc_zero_shot                      -- the average training
+                                                            environment (score --zero-shot)
+    aupr_u, auroc_u                                      -- U_I alone (R = 0)
 
 A collapse warning is raised when the spread is ~0 or AUROC is within noise of 0.5
 (2 standard errors, Hanley-McNeil) -- i.e. AUPR within noise of prevalence.
@@ -24,7 +26,7 @@ import numpy as np
 import torch
 
 from ..metrics import aupr, auroc
-from ..predict.environment import estimate_environment, predict, teacher_pi
+from ..predict.environment import estimate_environment, mean_environment, predict, teacher_pi
 from ..predict.pairs import rows_outputs
 from ..predict.support import draw_support
 
@@ -117,12 +119,15 @@ def validate(model, arrays: dict, plan: list[ValCell], support_sizes=(8, 256),
             pi, pi_sd, _ = estimate_environment(model, support, support_sizes, 0, rng)
             p = predict(model, u, z_f, pi)["p"].numpy()
             m["pi_sd"] = float(pi_sd.mean())
-        else:
-            p = predict(model, u, z_f, None)["p"].numpy()
+        else:  # no support: what `prism score --zero-shot` gives
+            env = mean_environment(model) if model.has_environment else None
+            p = predict(model, u, z_f, env)["p"].numpy()
         m.update(aupr=aupr(y, p), auroc=auroc(y, p), spread=float(p.std()), bce=_bce(p, y))
         if model.has_environment:
-            p0 = predict(model, u, z_f, None)["p"].numpy()
+            p0 = predict(model, u, z_f, mean_environment(model))["p"].numpy()
             m.update(aupr_zero_shot=aupr(y, p0), auroc_zero_shot=auroc(y, p0))
+            pu = predict(model, u, z_f, None)["p"].numpy()
+            m.update(aupr_u=aupr(y, pu), auroc_u=auroc(y, pu))
             if cell.cell_index is not None:
                 pt = predict(model, u, z_f, teacher_pi(model, cell.cell_index))["p"]
                 m.update(aupr_teacher=aupr(y, pt.numpy()), auroc_teacher=auroc(y, pt.numpy()))

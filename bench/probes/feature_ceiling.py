@@ -1,0 +1,87 @@
+"""Is a run's zero-shot limited by its element features or by its head?
+
+    python -m bench.probes.feature_ceiling --world-seed 0 --genome-size 20000000 \
+        --pairs 100000 --run RUN [RUN ...] [-o OUT.tsv]
+
+Rebuilds the `prism simulate` world (same seed and size as the runs' dataset), scans every
+element's window with the motifs and thresholds each run's checkpoint recorded (its
+FeatureStage), and fits the simulator's own cross-cell regression (`pwm_lr` of
+prism_cli.simulate.references: log1p content of enhancer, promoter and their products +
+log10 distance, fitted on the other cells off the last chromosome) on those occupancies.
+Beside it the same regression on the true PWMs' hits (`pwm_lr`) and on the true counts
+(`count_lr`). If the run's features reach the true-PWM regression's AUPR, the features
+carry what a sequence model needs and the gap of the run's zero-shot is the head's; if
+not, the features are the limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def run_occupancy(run: Path, windows: np.ndarray) -> tuple[np.ndarray, int]:
+    """Occupancy (n_elements, n_motifs) of the windows under the run's recorded motifs."""
+    from prism_cli.checkpoint import Checkpoint
+    from prism_cli.features.stage import FeatureStage
+
+    ckpt = Checkpoint.read(run)
+    stage = FeatureStage.from_state(ckpt.element_features)
+    blocks = [sc.occupancy(windows).astype(np.float32) for _, sc in stage.scanners]
+    if not blocks:
+        raise SystemExit(f"{run}: the run scans no motifs (features: {stage.describe()})")
+    occ = np.concatenate(blocks, axis=1)
+    return occ, occ.shape[1]
+
+
+def main(argv=None) -> None:
+    from prism_cli.simulate import SimConfig, simulate
+    from prism_cli.simulate.references import (cross_cell_scores, element_windows,
+                                               pwm_occupancy)
+    from prism_cli.simulate.truth import motif_content
+    from prism_cli.metrics import aupr, auroc
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--world-seed", type=int, default=0)
+    ap.add_argument("--genome-size", type=int, default=20_000_000)
+    ap.add_argument("--pairs", type=int, default=100_000)
+    ap.add_argument("--run", nargs="+", type=Path, required=True,
+                    help="training runs (folders with best.safetensors) on that world")
+    ap.add_argument("-o", "--out", type=Path, help="write the table as TSV")
+    args = ap.parse_args(argv)
+
+    world = simulate(SimConfig(seed=args.world_seed, genome_size=args.genome_size,
+                               pairs=args.pairs))
+    windows = element_windows(world)
+    rows, cells = world.rows, world.cell_names
+    y = rows["label"].to_numpy()
+    enh = world.candidates["enh"].to_numpy()[rows["cand"].to_numpy()]
+    last = len(world.chrom_names) - 1
+    on_test = world.elements["chrom_idx"].to_numpy()[enh] == last
+    r_cell = rows["cell"].to_numpy()
+
+    sources = {"count_lr": (world.counts, world.counts.shape[1]),
+               "pwm_lr": (pwm_occupancy(world), len(world.motifs))}
+    for run in args.run:
+        sources[f"lr on {run.name}"] = run_occupancy(run, windows)
+    table = []
+    for name, (occ, n_motifs) in sources.items():
+        scores = cross_cell_scores(world, motif_content(occ))
+        for c, cell in enumerate(cells):
+            test = on_test & (r_cell == c)
+            table.append({"features": name, "motifs": n_motifs, "cell": cell,
+                          "aupr": aupr(y[test], scores[c]), "auroc": auroc(y[test], scores[c])})
+        print(name, flush=True)
+    frame = pd.DataFrame(table)
+    wide = frame.pivot(index="features", columns="cell", values="aupr")
+    wide["mean"] = wide.mean(axis=1)
+    print(wide.round(3).to_string())
+    if args.out:
+        frame.to_csv(args.out, sep="\t", index=False, float_format="%.4f")
+
+
+if __name__ == "__main__":
+    main()
