@@ -151,9 +151,9 @@ def choose_strength(model, ds, inputs, fold, labels, grid, draws, seed) -> tuple
 
 
 def evaluate_prism(run: Path, ds, fold, keys, draws: int, seed: int, grid) -> list[dict]:
-    """Zero-shot (the average environment), U_I alone and adapted environments on the query, with the
-    trained prior strength and with the one chosen on the training cells' validation
-    chromosomes."""
+    """Zero-shot (the average environment), U_I alone and adapted environments on the
+    query, with the trained prior strength and with the one chosen on the training cells'
+    validation chromosomes."""
     from prism_cli.checkpoint import load_checkpoint
     from prism_cli.features import model_inputs
     from prism_cli.predict.environment import mean_environment, predict

@@ -23,26 +23,21 @@ import numpy as np
 import pandas as pd
 
 
-def run_occupancy(run: Path, windows: np.ndarray) -> tuple[np.ndarray, int]:
+def run_occupancy(run: Path, windows: np.ndarray) -> np.ndarray:
     """Occupancy (n_elements, n_motifs) of the windows under the run's recorded motifs."""
     from prism_cli.checkpoint import Checkpoint
     from prism_cli.features.stage import FeatureStage
 
-    ckpt = Checkpoint.read(run)
-    stage = FeatureStage.from_state(ckpt.element_features)
+    stage = FeatureStage.from_state(Checkpoint.read(run).element_features)
     blocks = [sc.occupancy(windows).astype(np.float32) for _, sc in stage.scanners]
     if not blocks:
         raise SystemExit(f"{run}: the run scans no motifs (features: {stage.describe()})")
-    occ = np.concatenate(blocks, axis=1)
-    return occ, occ.shape[1]
+    return np.concatenate(blocks, axis=1)
 
 
 def main(argv=None) -> None:
     from prism_cli.simulate import SimConfig, simulate
-    from prism_cli.simulate.references import (cross_cell_scores, element_windows,
-                                               pwm_occupancy)
-    from prism_cli.simulate.truth import motif_content
-    from prism_cli.metrics import aupr, auroc
+    from prism_cli.simulate.references import element_windows, reference_scores
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--world-seed", type=int, default=0)
@@ -56,25 +51,21 @@ def main(argv=None) -> None:
     world = simulate(SimConfig(seed=args.world_seed, genome_size=args.genome_size,
                                pairs=args.pairs))
     windows = element_windows(world)
-    rows, cells = world.rows, world.cell_names
-    y = rows["label"].to_numpy()
-    enh = world.candidates["enh"].to_numpy()[rows["cand"].to_numpy()]
-    last = len(world.chrom_names) - 1
-    on_test = world.elements["chrom_idx"].to_numpy()[enh] == last
-    r_cell = rows["cell"].to_numpy()
-
-    sources = {"count_lr": (world.counts, world.counts.shape[1]),
-               "pwm_lr": (pwm_occupancy(world), len(world.motifs))}
-    for run in args.run:
-        sources[f"lr on {run.name}"] = run_occupancy(run, windows)
     table = []
-    for name, (occ, n_motifs) in sources.items():
-        scores = cross_cell_scores(world, motif_content(occ))
-        for c, cell in enumerate(cells):
-            test = on_test & (r_cell == c)
-            table.append({"features": name, "motifs": n_motifs, "cell": cell,
-                          "aupr": aupr(y[test], scores[c]), "auroc": auroc(y[test], scores[c])})
+
+    def add(name: str, per_cell: list[dict], ref: str, n_motifs: int) -> None:
+        for r in per_cell[:-1]:  # the last row is the mean
+            table.append({"features": name, "motifs": n_motifs, "cell": r["cell"],
+                          "aupr": r[f"{ref}_aupr"], "auroc": r[f"{ref}_auroc"]})
         print(name, flush=True)
+
+    # reference_scores fits count_lr and pwm_lr (the latter on the occupancy given)
+    truth = reference_scores(world)
+    add("count_lr", truth, "count_lr", world.counts.shape[1])
+    add("pwm_lr", truth, "pwm_lr", len(world.motifs))
+    for run in args.run:
+        occ = run_occupancy(run, windows)
+        add(f"lr on {run.name}", reference_scores(world, occ), "pwm_lr", occ.shape[1])
     frame = pd.DataFrame(table)
     wide = frame.pivot(index="features", columns="cell", values="aupr")
     wide["mean"] = wide.mean(axis=1)

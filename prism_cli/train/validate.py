@@ -104,6 +104,8 @@ def validate(model, arrays: dict, plan: list[ValCell], support_sizes=(8, 256),
                        arrays["prom_idx"][rows], arrays["log_distance"][rows], batch_size)
     pos = {int(r): i for i, r in enumerate(rows)}
     labels = arrays["labels"]
+    # the zero-shot environment (what `prism score --zero-shot` uses), once per validation
+    pi_bar = mean_environment(model) if model.has_environment else None
     result: dict = {"cells": {}, "collapse": {}}
     for k, cell in enumerate(plan):
         if len(cell.query) == 0:
@@ -119,12 +121,11 @@ def validate(model, arrays: dict, plan: list[ValCell], support_sizes=(8, 256),
             pi, pi_sd, _ = estimate_environment(model, support, support_sizes, 0, rng)
             p = predict(model, u, z_f, pi)["p"].numpy()
             m["pi_sd"] = float(pi_sd.mean())
-        else:  # no support: what `prism score --zero-shot` gives
-            env = mean_environment(model) if model.has_environment else None
-            p = predict(model, u, z_f, env)["p"].numpy()
+        else:  # no support: zero-shot
+            p = predict(model, u, z_f, pi_bar)["p"].numpy()
         m.update(aupr=aupr(y, p), auroc=auroc(y, p), spread=float(p.std()), bce=_bce(p, y))
         if model.has_environment:
-            p0 = predict(model, u, z_f, mean_environment(model))["p"].numpy()
+            p0 = predict(model, u, z_f, pi_bar)["p"].numpy()
             m.update(aupr_zero_shot=aupr(y, p0), auroc_zero_shot=auroc(y, p0))
             pu = predict(model, u, z_f, None)["p"].numpy()
             m.update(aupr_u=aupr(y, pu), auroc_u=auroc(y, pu))
