@@ -56,6 +56,13 @@ def test_spec_parses_sources_and_rejects_unknown_ones(tmp_path):
         FeatureSpec.parse(" , ")
 
 
+def test_a_negative_motif_softness_fails_before_discovery():
+    from prism_cli.features.stage import DiscoverSettings
+
+    with pytest.raises(PrismInputError, match="motif_softness must be >= 0"):
+        FeatureStage.fit(FeatureSpec(("discover",)), None, {}, DiscoverSettings(softness=-1))
+
+
 # ---- table ------------------------------------------------------------------------------
 
 def test_table_lookup_follows_the_dataset_elements(data, tmp_path):
@@ -253,6 +260,13 @@ def test_jaspar_model_round_trips_and_prism_motifs_reports_it(data, tmp_path, mo
     np.testing.assert_array_equal(fresh.features, cached.features)
     assert fresh.features.shape == (ds.manifest["n_enhancers"], n)
     assert fresh.features.sum() > 0
+    # the default features are soft occupancies, recorded with the scanner
+    from prism_cli.train.config import TrainConfig
+
+    (_, scanner), = FeatureStage.from_state(meta["element_features"]).scanners
+    assert scanner.softness == TrainConfig().motif_softness > 0
+    np.testing.assert_array_equal(
+        fresh.features, scanner.soft_occupancy(np.asarray(ds.enhancers), scanner.softness))
     out = tmp_path / "m"
     r = CliRunner().invoke(main, ["motifs", "-m", str(run), "-o", str(out), "--n-pairs", "50",
                                   "-q"], catch_exceptions=False)

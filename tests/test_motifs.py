@@ -204,6 +204,36 @@ def test_occupancy_batch_size_independent(device):
         np.testing.assert_array_equal(scanner.occupancy(codes, batch_size=b, device=device), ref)
 
 
+def test_soft_occupancy_equals_the_dense_sum():
+    """soft_occupancy = sum over windows (>= threshold - SOFT_CUT * softness) of
+    sigmoid((best-strand score - threshold) / softness), from MotifScanner.scores; a
+    site grades by its score, and content() follows the scanner's softness."""
+    from prism_cli.motifs.lookup import SOFT_CUT
+
+    codes = random_codes(12, 120, 150)
+    codes[0, 20:27] = encode("TGACTCA")
+    codes[5, 4:8] = 4                                      # an N run: ineligible windows
+    motifs = [Motif("a", sharp("TGACTCA", 0.8)), Motif("b", sharp("CACGTGAC", 0.7)),
+              Motif("c", np.random.default_rng(3).dirichlet(np.full(4, 0.5), size=14))]
+    scanner = MotifScanner(motifs)
+    scanner.calibrate(codes, p_value=1e-2)
+    thr = scanner._on_grid(scanner.thresholds)[None, :, None]
+    scores = scanner.scores(torch.from_numpy(codes)).numpy().astype(np.float64)
+    for softness in (0.5, 2.0):
+        z = np.where(np.isfinite(scores), (scores - thr) / softness, -60.0)
+        keep = scores >= thr - SOFT_CUT * softness
+        ref = np.where(keep, 1.0 / (1.0 + np.exp(-z)), 0.0).sum(2)
+        got = scanner.soft_occupancy(codes, softness, batch_size=7)
+        assert got.dtype == np.float32 and got.shape == (120, 3)
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+        assert (got > 0).mean() > 0.5                      # weak matches count a little
+    assert scanner.content(codes).sum() == scanner.occupancy(codes).sum()    # softness None
+    scanner.softness = 1.0
+    np.testing.assert_array_equal(scanner.content(codes), scanner.soft_occupancy(codes, 1.0))
+    with pytest.raises(ValueError, match="softness"):
+        scanner.soft_occupancy(codes, 0.0)
+
+
 def reference_occupancy(scanner: MotifScanner, codes: np.ndarray):
     """Straightforward scan: best-strand integer scores (score / q) by a loop over motif
     positions, -inf where the window runs off the end or holds an N; hits >= threshold;
@@ -306,8 +336,11 @@ def test_scanner_state_round_trip():
               Motif("b", np.random.default_rng(1).dirichlet(np.ones(4), size=10), "discover")]
     scanner = MotifScanner(motifs, background=[0.3, 0.2, 0.2, 0.3], pseudocount=0.01)
     scanner.calibrate(codes, p_value=1e-3)
+    scanner.softness = 1.5
     rebuilt = MotifScanner.from_state(json.loads(json.dumps(scanner.state())))
     np.testing.assert_array_equal(rebuilt.thresholds, scanner.thresholds)
+    assert rebuilt.softness == 1.5
+    np.testing.assert_array_equal(rebuilt.content(codes), scanner.content(codes))
     assert [m.source for m in rebuilt.motifs] == ["jaspar", "discover"]
     np.testing.assert_array_equal(rebuilt.occupancy(codes), scanner.occupancy(codes))
     x = torch.from_numpy(codes)

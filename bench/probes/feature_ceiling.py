@@ -8,8 +8,9 @@ element's window with the motifs and thresholds each run's checkpoint recorded (
 FeatureStage), and fits the simulator's own cross-cell regression (`pwm_lr` of
 prism_cli.simulate.references: log1p content of enhancer, promoter and their products +
 log10 distance, fitted on the other cells off the last chromosome) on those occupancies.
-Beside it the same regression on the true PWMs' hits (`pwm_lr`) and on the true counts
-(`count_lr`). If the run's features reach the true-PWM regression's AUPR, the features
+Beside it the same regression on the true PWMs' hits (`pwm_lr`), on their soft
+occupancies (`pwm_lr soft S`, what a model with ``motif_softness`` S reads) and on the true
+counts (`count_lr`). If the run's features reach the true-PWM regression's AUPR, the features
 carry what a sequence model needs and the gap of the run's zero-shot is the head's; if
 not, the features are the limit.
 """
@@ -29,7 +30,7 @@ def run_occupancy(run: Path, windows: np.ndarray) -> np.ndarray:
     from prism_cli.features.stage import FeatureStage
 
     stage = FeatureStage.from_state(Checkpoint.read(run).element_features)
-    blocks = [sc.occupancy(windows).astype(np.float32) for _, sc in stage.scanners]
+    blocks = [sc.content(windows).astype(np.float32) for _, sc in stage.scanners]
     if not blocks:
         raise SystemExit(f"{run}: the run scans no motifs (features: {stage.describe()})")
     return np.concatenate(blocks, axis=1)
@@ -37,7 +38,8 @@ def run_occupancy(run: Path, windows: np.ndarray) -> np.ndarray:
 
 def main(argv=None) -> None:
     from prism_cli.simulate import SimConfig, simulate
-    from prism_cli.simulate.references import element_windows, reference_scores
+    from prism_cli.simulate.references import (element_windows, pwm_occupancy,
+                                               reference_scores)
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--world-seed", type=int, default=0)
@@ -45,6 +47,9 @@ def main(argv=None) -> None:
     ap.add_argument("--pairs", type=int, default=100_000)
     ap.add_argument("--run", nargs="+", type=Path, required=True,
                     help="training runs (folders with best.safetensors) on that world")
+    ap.add_argument("--softness", type=float, default=1.0,
+                    help="also fit the regression on the true PWMs' soft occupancies at "
+                         "this softness (bits; 0: not)")
     ap.add_argument("-o", "--out", type=Path, help="write the table as TSV")
     args = ap.parse_args(argv)
 
@@ -63,6 +68,10 @@ def main(argv=None) -> None:
     truth = reference_scores(world)
     add("count_lr", truth, "count_lr", world.counts.shape[1])
     add("pwm_lr", truth, "pwm_lr", len(world.motifs))
+    if args.softness:   # the same regression on the true PWMs' soft occupancies
+        soft = pwm_occupancy(world, softness=args.softness)
+        add(f"pwm_lr soft {args.softness:g}", reference_scores(world, soft), "pwm_lr",
+            len(world.motifs))
     for run in args.run:
         occ = run_occupancy(run, windows)
         add(f"lr on {run.name}", reference_scores(world, occ), "pwm_lr", occ.shape[1])

@@ -102,7 +102,7 @@ def uncached_rate(model_path, cand: Path, fasta: Path, n: int, device: str) -> d
     stage = FeatureStage.from_state(meta.get("element_features"))
 
     def element_input(codes):  # what the model reads, computed for this pair alone
-        feats = (np.concatenate([sc.occupancy(codes) for _, sc in stage.scanners], axis=1)
+        feats = (np.concatenate([sc.content(codes) for _, sc in stage.scanners], axis=1)
                  if stage.scanners else None)
         keep = codes if stage.spec.conv or feats is None else None
         return torch.from_numpy(ElementInputs(keep, feats).take(np.arange(len(codes))))

@@ -40,9 +40,11 @@ class DiscoverSettings:
     """Label-free motif discovery and motif scanning settings (TrainConfig fields)."""
     n_motifs: int = 32
     steps: int = 100              # classifier steps per discovery round
-    max_elements: int = 4000      # training elements used for discovery (random subset)
+    max_elements: int = 4000      # training elements pooled (random subset): thresholds
+    #                               are calibrated on all, discovery runs on <= 3000
     p_value: float = 1e-4         # per-position hit rate on shuffled background
     seed: int = 0
+    softness: float = 1.0         # > 0: soft occupancy (bits, MotifScanner.content); 0: hits
 
 
 def _element_frame(ds, role: str):
@@ -118,6 +120,9 @@ class FeatureStage:
         elements ``element_ids`` ({"enhancer": ids, "promoter": ids}; labels unused)."""
         say = log or (lambda msg: None)
         scanners = []
+        if spec.motifs and not settings.softness >= 0:    # before minutes of discovery
+            raise PrismInputError(f"motif_softness must be >= 0 bits (0: hit counts), "
+                                  f"got {settings.softness}")
         if spec.motifs:
             from ..motifs.scan import MotifScanner
 
@@ -126,9 +131,11 @@ class FeatureStage:
             for source in spec.motifs:
                 if source == "discover":
                     from ..motifs.discover import discover_motifs
+                    from ..motifs.discover.rounds import MAX_ELEMENTS
 
-                    say(f"discovering motifs label-free on {len(codes)} training elements "
-                        f"(element vs dinucleotide shuffle, {settings.steps} steps per round)")
+                    say(f"discovering motifs label-free on {min(len(codes), MAX_ELEMENTS)} "
+                        f"training elements (element vs dinucleotide shuffle, "
+                        f"{settings.steps} steps per round)")
                     motifs = discover_motifs(codes, n_motifs=settings.n_motifs,
                                              steps=settings.steps, seed=settings.seed,
                                              device=device)
@@ -153,6 +160,7 @@ class FeatureStage:
                     scanner.set_pvalue_thresholds(settings.p_value)
                     say(f"{source}: {len(motifs)} motifs, FIMO thresholds at "
                         f"p = {settings.p_value:g} (uniform background)")
+                scanner.softness = float(settings.softness) or None
                 scanners.append((source, scanner))
         columns = read_feature_table(spec.table).columns if spec.table else []
         return cls(spec, scanners, columns)
@@ -162,7 +170,7 @@ class FeatureStage:
         codes = ds.enhancers if role == "enhancer" else ds.promoters
         blocks = []
         for _, sc in self.scanners:
-            blocks.append(sc.occupancy(np.asarray(codes)).astype(np.float32))
+            blocks.append(sc.content(np.asarray(codes)).astype(np.float32))
         if self.table_columns:
             table = table or read_feature_table(self.spec.table, self.table_columns)
             blocks.append(lookup(table, _element_frame(ds, role), role))

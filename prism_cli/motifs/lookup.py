@@ -1,5 +1,5 @@
-"""Occupancy by table look-ups: the hit counts of ``MotifScanner.occupancy`` without
-a convolution.
+"""Occupancy by table look-ups: the hit counts of ``MotifScanner.occupancy`` (and the
+soft occupancies of ``soft_occupancy``) without a convolution.
 
     codes -> base-5 index of the c-mer at each position -> per kernel (motif, strand),
     the sum of T = W / c table entries (c <= 6), only where a bit-mask filter of the same
@@ -25,6 +25,7 @@ _FILTER_RATE = 0.01         # largest candidate rate of the look-up filter; else
 _DENSE_CHUNK = 4            # positions per chunk of densely scored groups: 5**4 c-mers
 _BLOCK = 2 ** 16            # positions (sequences * padded length) per block of the scan
 _DENSE_BLOCK = 2 ** 18      # scores (sequences * L * kernels) per step of a dense group
+SOFT_CUT = 5.0              # soft occupancy: windows below threshold - 5 softness ignored
 
 
 def group_tables(log_odds: list, widths: np.ndarray, quantum: float, thr: np.ndarray
@@ -115,14 +116,11 @@ def _hits(x: np.ndarray, length: int, groups: list):
     return tuple(np.concatenate(f).astype(np.int64) for f in zip(*found))
 
 
-def occupancy(codes: np.ndarray, groups: list, widths: np.ndarray, batch_size: int = 512
-              ) -> np.ndarray:
-    """Non-overlapping hit counts: codes uint8 (N, L), the tables of
-    :func:`group_tables`, motif widths (M,) -> float32 (N, M)
-    (``MotifScanner.occupancy``)."""
+def _blocks(codes: np.ndarray, groups: list, n_motifs: int, batch_size: int):
+    """Yield (rows slice, pair (H,), start (H,), score / q (H,)) per block of sequences:
+    the hit windows of :func:`_hits` with the better strand's score, one per window,
+    sorted by (pair, start); pair = sequence in the block * M + motif."""
     n, length = codes.shape
-    n_motifs = len(widths)
-    out = np.zeros((n, n_motifs), dtype=np.float32)
     pad = max(t * c for _, t, c, *_ in groups)
     step = max(1, min(batch_size, _BLOCK // (length + pad)))
     for r in range(0, n, step):
@@ -130,17 +128,47 @@ def occupancy(codes: np.ndarray, groups: list, widths: np.ndarray, batch_size: i
         x = np.full((rows.stop - r, length + pad), 4, dtype=np.int16)
         np.minimum(codes[rows], 4, out=x[:, :length])
         seq, motif, start, score = _hits(x, length, groups)
-        # one row per window, with the better strand's score; sorted by window
         window = (seq * n_motifs + motif) * length + start
         order = np.lexsort((score, window))
         window, score = window[order], score[order]
         last = np.ones(len(window), dtype=bool)
         last[:-1] = window[1:] != window[:-1]
         window, score = window[last], score[last]
-        pair = window // length                                          # seq * M + m
-        kept = _greedy_non_overlapping(pair, window % length, score,
-                                       widths[pair % n_motifs])
-        out[rows] = np.bincount(pair[kept], minlength=(rows.stop - r) * n_motifs
+        yield rows, window // length, window % length, score
+
+
+def occupancy(codes: np.ndarray, groups: list, widths: np.ndarray, batch_size: int = 512
+              ) -> np.ndarray:
+    """Non-overlapping hit counts: codes uint8 (N, L), the tables of
+    :func:`group_tables`, motif widths (M,) -> float32 (N, M)
+    (``MotifScanner.occupancy``)."""
+    n_motifs = len(widths)
+    out = np.zeros((len(codes), n_motifs), dtype=np.float32)
+    for rows, pair, start, score in _blocks(codes, groups, n_motifs, batch_size):
+        kept = _greedy_non_overlapping(pair, start, score, widths[pair % n_motifs])
+        out[rows] = np.bincount(pair[kept], minlength=(rows.stop - rows.start) * n_motifs
+                                ).reshape(-1, n_motifs)
+    return out
+
+
+def soft_occupancy(codes: np.ndarray, groups: list, thresholds: np.ndarray, quantum: float,
+                   softness: float, batch_size: int = 512) -> np.ndarray:
+    """Soft occupancy: per sequence and motif, the sum over windows of
+    sigmoid((score - threshold) / softness) on the window's better strand, over the
+    windows scoring >= threshold - SOFT_CUT * softness (the rest add < 0.007 each).
+
+    codes uint8 (N, L); groups: :func:`group_tables` built at those lowered thresholds;
+    thresholds (M,) the motifs' own thresholds, bits; quantum q; softness in bits.
+    Returns float32 (N, M).  Overlapping windows all count (no suppression): a strong
+    site adds about 1, a site at the threshold 1/2, weak matches a little.
+    """
+    n_motifs = len(thresholds)
+    out = np.zeros((len(codes), n_motifs), dtype=np.float32)
+    for rows, pair, _, score in _blocks(codes, groups, n_motifs, batch_size):
+        z = (score * quantum - thresholds[pair % n_motifs]) / softness
+        weight = 0.5 * (1.0 + np.tanh(0.5 * z))                          # sigmoid
+        out[rows] = np.bincount(pair, weights=weight,
+                                minlength=(rows.stop - rows.start) * n_motifs
                                 ).reshape(-1, n_motifs)
     return out
 

@@ -8,6 +8,9 @@ occupancies from table look-ups.
                sum of T = W / c table entries (c <= 6), only where a bit-mask filter of
                the same tables says the window can reach the threshold -> hit windows
                (sparse) -> best strand -> non-overlapping hits (greedy) -> (B, M)
+    soft_occupancy: the same look-ups at thresholds lowered by 5 softness -> best
+               strand -> sum of sigmoid((score - threshold) / softness) -> (B, M)
+    content:   what a model reads: occupancy, or soft_occupancy when ``softness`` is set
 
 Scores follow memelite's ``fimo``: position w of motif m contributes
 ``log2(p[w, b] + pseudocount) - log2(background[b])`` bits for base b (memelite adds
@@ -68,6 +71,7 @@ class MotifScanner:
         self.quantum = 2.0 ** -self.exponent
         self.thresholds = None if thresholds is None else self._check_thresholds(thresholds)
         self.p_value: float | None = None
+        self.softness: float | None = None   # content(): None = hit counts, else soft (bits)
         self._kernels: dict = {}
         self._tables_cache: dict = {}
 
@@ -241,24 +245,28 @@ class MotifScanner:
 
     # ------------------------------------------------------------------ occupancy
 
-    def _integer_thresholds(self) -> np.ndarray:
+    def _integer_thresholds(self, thresholds: np.ndarray | None = None) -> np.ndarray:
         """(M,) int64 t with: score >= threshold iff score / q >= t, exactly as the
         float32 comparison of a grid score with the float32 grid threshold; clipped to
-        +-2**25, beyond any score / q (NaN: no hits)."""
+        +-2**25, beyond any score / q (NaN: no hits).  ``thresholds`` (M,) bits,
+        default the scanner's."""
+        thresholds = self.thresholds if thresholds is None else thresholds
         big = float(np.finfo(np.float32).max)   # +-inf thresholds: no hits / all eligible
-        t32 = np.clip(self._on_grid(self.thresholds), -big, big).astype(np.float32)
+        t32 = np.clip(self._on_grid(thresholds), -big, big).astype(np.float32)
         with np.errstate(invalid="ignore"):
             t = np.ceil(t32.astype(np.float64) / self.quantum)       # q = 2**-e: exact
         clip = lookup.CLIP
         return np.where(np.isnan(t), clip, np.clip(t, -clip, clip)).astype(np.int64)
 
-    def _tables(self) -> list:
-        """The look-up tables of :meth:`occupancy` (``lookup.group_tables``), cached for
-        the current thresholds."""
-        thr = self._integer_thresholds()
+    def _tables(self, thresholds: np.ndarray | None = None) -> list:
+        """The look-up tables of :meth:`occupancy` (``lookup.group_tables``) at
+        ``thresholds`` (bits, default the scanner's), cached."""
+        thr = self._integer_thresholds(thresholds)
         if thr.tobytes() not in self._tables_cache:
-            self._tables_cache = {thr.tobytes(): lookup.group_tables(
-                self.log_odds, self.widths, self.quantum, thr)}
+            if len(self._tables_cache) >= 2:     # hit and soft tables of one setting
+                self._tables_cache.clear()
+            self._tables_cache[thr.tobytes()] = lookup.group_tables(
+                self.log_odds, self.widths, self.quantum, thr)
         return self._tables_cache[thr.tobytes()]
 
     def occupancy(self, codes: np.ndarray, batch_size: int = 512, device="cpu") -> np.ndarray:
@@ -282,6 +290,33 @@ class MotifScanner:
             raise ValueError(f"codes must have shape (N, L), got {codes.shape}")
         return lookup.occupancy(codes, self._tables(), self.widths, batch_size)
 
+    def soft_occupancy(self, codes: np.ndarray, softness: float,
+                       batch_size: int = 512) -> np.ndarray:
+        """Soft occupancy of each motif in each sequence, float32 (N, M): the sum over
+        windows of sigmoid((best-strand score - threshold) / softness), softness in
+        bits (windows more than ``lookup.SOFT_CUT`` softness below the threshold are
+        left out).  Unlike a hit count it keeps the sites just under the threshold (a
+        short motif's real sites often are) and grades the strong ones."""
+        if self.thresholds is None:
+            raise ValueError("MotifScanner has no thresholds: call calibrate() or "
+                             "set_pvalue_thresholds() first")
+        if not softness > 0:
+            raise ValueError(f"softness must be > 0 bits, got {softness}")
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        if codes.ndim != 2:
+            raise ValueError(f"codes must have shape (N, L), got {codes.shape}")
+        low = self.thresholds - lookup.SOFT_CUT * softness
+        return lookup.soft_occupancy(codes, self._tables(low),
+                                     self._on_grid(self.thresholds), self.quantum,
+                                     float(softness), batch_size)
+
+    def content(self, codes: np.ndarray) -> np.ndarray:
+        """The per-element motif features a model reads, float32 (N, M): hit counts
+        (:meth:`occupancy`) or, with ``self.softness`` set, :meth:`soft_occupancy`."""
+        if self.softness is None:
+            return self.occupancy(codes)
+        return self.soft_occupancy(codes, self.softness)
+
     # ------------------------------------------------------------------ state
 
     def state(self) -> dict:
@@ -296,6 +331,7 @@ class MotifScanner:
             "pseudocount": self.pseudocount,
             "thresholds": None if self.thresholds is None else self.thresholds.tolist(),
             "p_value": self.p_value,
+            "softness": self.softness,
         }
 
     @classmethod
@@ -306,6 +342,7 @@ class MotifScanner:
         scanner = cls(motifs, background=state["background"],
                       pseudocount=state["pseudocount"], thresholds=state["thresholds"])
         scanner.p_value = state.get("p_value")
+        scanner.softness = state.get("softness")     # absent (older models): hit counts
         return scanner
 
 

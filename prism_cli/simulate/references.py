@@ -90,10 +90,11 @@ def element_windows(world: World, length: int | None = None) -> np.ndarray:
     return out
 
 
-def pwm_occupancy(world: World, p_value: float = 1e-4) -> np.ndarray:
+def pwm_occupancy(world: World, p_value: float = 1e-4, softness: float = 0.0) -> np.ndarray:
     """Hit counts of the true PWMs in each element's window, float32 shape=(n_elements,
     n_motifs): prism_cli.motifs.scan.MotifScanner, thresholds calibrated on the windows
-    themselves at p_value, both strands."""
+    themselves at p_value, both strands.  softness > 0 (bits): soft occupancies instead
+    (MotifScanner.soft_occupancy, what a model trained with that softness reads)."""
     import torch
 
     from ..motifs.pwm import Motif as PWM
@@ -105,6 +106,8 @@ def pwm_occupancy(world: World, p_value: float = 1e-4) -> np.ndarray:
     torch.set_num_threads(1)  # small tensors: one thread is ~4x faster on 2 cores
     try:
         scanner.calibrate(windows, p_value=p_value)
+        if softness > 0:
+            return scanner.soft_occupancy(windows, softness)
         return np.asarray(scanner.occupancy(windows, device="cpu"), np.float32)
     finally:
         torch.set_num_threads(threads)

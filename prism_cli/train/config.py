@@ -47,8 +47,9 @@ class TrainConfig:
     # element features (prism_cli/features/): label-free motif discovery and scanning
     discover_motifs: int = 32                 # motifs kept at most (after TOMTOM merging)
     discover_steps: int = 100                 # element-vs-shuffle steps per discovery round
-    discover_max_elements: int = 4000         # training elements used (random subset)
+    discover_max_elements: int = 4000         # elements pooled (discovery uses <= 3000)
     motif_p_value: float = 1e-4               # hit threshold: rate on shuffled elements
+    motif_softness: float = 1.0               # soft occupancy, bits (0: hit counts)
     # augmentation
     max_shift: int = 50                       # random shift per window (bp, <= 10 % of it)
     rc_augment: bool = True                   # random strand flip (only matters for rc="none")
@@ -93,7 +94,8 @@ class TrainConfig:
         from ..features.stage import DiscoverSettings
 
         return DiscoverSettings(self.discover_motifs, self.discover_steps,
-                                self.discover_max_elements, self.motif_p_value, self.seed)
+                                self.discover_max_elements, self.motif_p_value, self.seed,
+                                self.motif_softness)
 
     @property
     def support_sizes(self) -> tuple[int, int]:

@@ -29,10 +29,13 @@ def _threads(n: int | None):
         torch.set_num_threads(before)
 
 
+MAX_ELEMENTS = 3000   # elements a discovery runs on by default (a random subset)
+
+
 def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, steps: int = 100,
                     batch_size: int = 64, seed: int = 0, device="cpu",
                     log: Callable[[str], None] | None = None, *,
-                    max_elements: int | None = 3000, seeds_per_round: int = 8,
+                    max_elements: int | None = MAX_ELEMENTS, seeds_per_round: int = 8,
                     kmer: int = 8, lr: float = 0.01, crop: int = 200,
                     refine_iterations: int = 8, max_width: int = 20, min_ic: float = 0.3,
                     em_min_ic: float = 0.1, min_log10_p: float = -6.0,
