@@ -269,6 +269,16 @@ class MotifScanner:
                 self.log_odds, self.widths, self.quantum, thr)
         return self._tables_cache[thr.tobytes()]
 
+    def _scan_input(self, codes) -> np.ndarray:
+        """codes as contiguous uint8 (N, L), once the scanner has thresholds."""
+        if self.thresholds is None:
+            raise ValueError("MotifScanner has no thresholds: call calibrate() or "
+                             "set_pvalue_thresholds() first")
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        if codes.ndim != 2:
+            raise ValueError(f"codes must have shape (N, L), got {codes.shape}")
+        return codes
+
     def occupancy(self, codes: np.ndarray, batch_size: int = 512, device="cpu") -> np.ndarray:
         """Number of non-overlapping hits of each motif in each sequence.
 
@@ -282,12 +292,7 @@ class MotifScanner:
         with numpy on the CPU, in blocks of at most ``batch_size`` sequences and about 2**16
         positions; ``device`` is accepted for compatibility and not used.
         """
-        if self.thresholds is None:
-            raise ValueError("MotifScanner has no thresholds: call calibrate() or "
-                             "set_pvalue_thresholds() first")
-        codes = np.ascontiguousarray(codes, dtype=np.uint8)
-        if codes.ndim != 2:
-            raise ValueError(f"codes must have shape (N, L), got {codes.shape}")
+        codes = self._scan_input(codes)
         return lookup.occupancy(codes, self._tables(), self.widths, batch_size)
 
     def soft_occupancy(self, codes: np.ndarray, softness: float,
@@ -297,14 +302,9 @@ class MotifScanner:
         bits (windows more than ``lookup.SOFT_CUT`` softness below the threshold are
         left out).  Unlike a hit count it keeps the sites just under the threshold (a
         short motif's real sites often are) and grades the strong ones."""
-        if self.thresholds is None:
-            raise ValueError("MotifScanner has no thresholds: call calibrate() or "
-                             "set_pvalue_thresholds() first")
         if not softness > 0:
             raise ValueError(f"softness must be > 0 bits, got {softness}")
-        codes = np.ascontiguousarray(codes, dtype=np.uint8)
-        if codes.ndim != 2:
-            raise ValueError(f"codes must have shape (N, L), got {codes.shape}")
+        codes = self._scan_input(codes)
         low = self.thresholds - lookup.SOFT_CUT * softness
         return lookup.soft_occupancy(codes, self._tables(low),
                                      self._on_grid(self.thresholds), self.quantum,
