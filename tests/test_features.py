@@ -165,6 +165,23 @@ def test_model_config_needs_some_element_encoder():
     assert old.sequence_tower and old.n_features == 0
 
 
+def test_feature_tower_dropout_setting():
+    """feature_dropout sets the tower's input dropout (None: the model's dropout; the
+    default for configs saved before it existed); a bad value fails."""
+    base = {**TINY_MODEL, "dilations": (), "n_features": 4, "sequence_tower": False,
+            "dropout": 0.3}
+    assert build_model(ModelConfig(**base)).enhancer_features.dropout.p == 0.3
+    cfg = ModelConfig(**base, feature_dropout=0.0)
+    assert build_model(cfg).enhancer_features.dropout.p == 0.0
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    old = {k: v for k, v in cfg.to_dict().items() if k != "feature_dropout"}
+    assert ModelConfig.from_saved(old).feature_dropout is None
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="feature_dropout"):
+            ModelConfig(**base, feature_dropout=bad)
+    assert FeatureSpec.parse("discover").feature_dropout is None
+
+
 # ---- stage: cache and training ----------------------------------------------------------
 
 def test_cached_table_features_equal_recomputed_ones(data, tmp_path):
@@ -201,6 +218,7 @@ def test_train_score_with_a_feature_table_round_trips(data, tmp_path):
     meta = json.loads((run / "best.json").read_text())
     assert meta["model_config"]["n_features"] == 3
     assert meta["model_config"]["sequence_tower"] is False
+    assert meta["model_config"]["feature_dropout"] == 0.0   # a table alone: read exactly
     assert meta["element_features"]["table_columns"] == ["f1", "f2", "f3"]
     sim = data.parent / "sim"
     pairs = tmp_path / "q.bedpe"
@@ -254,6 +272,7 @@ def test_jaspar_model_round_trips_and_prism_motifs_reports_it(data, tmp_path, mo
     model, meta = load_checkpoint(run)
     n = meta["model_config"]["n_features"]
     assert n == len(meta["element_features"]["names"]) == 40
+    assert meta["model_config"]["feature_dropout"] is None   # motifs: the model's dropout
     ds = PairDataset(data)
     fresh, _ = FeatureStage.from_state(meta["element_features"]).inputs(ds)
     cached, _ = model_inputs(ds, meta)

@@ -17,7 +17,10 @@ pairs sharing a window with training/support pairs removed) and seed:
   fine-tuned on the same support sizes (bench/cross_cell/finetune.py's fixed recipe);
 * baselines on the same split: distance LR, GC content + distance LR, 5-mer + distance
   LR (C chosen on the training cells' validation chromosomes), and with --world the simulator's oracle (true p), the
-  mean-environment reference (U - mean R of the other cells) and U alone.
+  mean-environment reference (U - mean R of the other cells) and U alone;
+* ``features-lr`` (always, for a run with at most 64 element features): the simulator's
+  cross-cell regression on the run's own element features, fitted on the fold's train
+  rows and scored on its query (:func:`features_lr`).
 
 Rows go to OUT/results.tsv (appended; one row per method x support) and the wall time of
 training to OUT/timing.tsv.  `--report OUT... [--columns A,B] [--both]` prints the per-cell
@@ -150,6 +153,48 @@ def choose_strength(model, ds, inputs, fold, labels, grid, draws, seed) -> tuple
     return max(table, key=table.get), table
 
 
+FEATURES_LR_MAX = 64   # features-lr fits 2F + F^2 + 1 columns: only for a few features
+
+
+def features_lr(inputs, ds, fold, keys) -> list[dict]:
+    """``features-lr``: the simulator's cross-cell regression (``pwm_lr`` / ``count_lr`` of
+    prism_cli.simulate.references: signed log1p features of enhancer, promoter, their
+    products, log10 distance; L2 LR with its fixed C) on the run's own element features,
+    fitted on the fold's train rows (the rows PRISM trains on) and scored on its query --
+    the ceiling of a head reading these features, on the very rows PRISM is scored on.
+    Empty when the run has no features or more than FEATURES_LR_MAX of them."""
+    from prism_cli.simulate.references import fit_pair_regression, pair_features
+
+    enh, prom = inputs[0].features, inputs[1].features
+    if enh is None or prom is None or enh.shape[1] > FEATURES_LR_MAX:
+        return []
+    content = np.concatenate([enh, prom]).astype(np.float32)
+    content = np.sign(content) * np.log1p(np.abs(content))
+    labels = ds.pairs["label"].to_numpy().astype(np.int64)
+    pair = (ds.pairs["enh_idx"].to_numpy().astype(np.int64) * len(prom)
+            + ds.pairs["prom_idx"].to_numpy())
+    # one row per (pair, label) of the train rows, weighted by how many rows carry it
+    _, first, weight = np.unique(pair[fold.train] * 2 + labels[fold.train],
+                                 return_index=True, return_counts=True)
+    rows = np.concatenate([fold.train[first], fold.query])
+
+    def features_of(r):
+        return pair_features(content, ds.pairs["enh_idx"].to_numpy()[r],
+                             len(enh) + ds.pairs["prom_idx"].to_numpy()[r],
+                             np.maximum(ds.pairs["distance"].to_numpy()[r], 1))
+
+    x = features_of(rows)
+    x_pairs = features_of(fold.train[np.unique(pair[fold.train], return_index=True)[1]])
+    mu = x_pairs.mean(0, dtype=np.float64).astype(np.float32)
+    sd = x_pairs.std(0, dtype=np.float64).astype(np.float32)
+    sd[sd < 1e-12] = 1.0
+    x = (x - mu) / sd
+    n = len(first)
+    model = fit_pair_regression(x[:n], labels[rows[:n]], weight)
+    return [_row(labels[fold.query], model.decision_function(x[n:]), method="features-lr",
+                 support=0, **keys)]
+
+
 def evaluate_prism(run: Path, ds, fold, keys, draws: int, seed: int, grid) -> list[dict]:
     """Zero-shot (the average environment), U_I alone and adapted environments on the
     query, with the trained prior strength and with the one chosen on the training cells'
@@ -161,15 +206,16 @@ def evaluate_prism(run: Path, ds, fold, keys, draws: int, seed: int, grid) -> li
     model, meta = load_checkpoint(run)
     inputs = model_inputs(ds, meta)
     labels = ds.pairs["label"].to_numpy().astype(np.int64)
+    res = features_lr(inputs, ds, fold, keys)
     outputs = Outputs(model, ds, inputs, np.concatenate([fold.query, fold.support_pool]))
     u, z_f = outputs.take(fold.query)
     y = labels[fold.query]
     # zero-shot = `prism score --zero-shot` (the average training environment; rows made
     # before 2026-12-02 call U_I alone "zero-shot" and this one "prior-mean")
-    res = [_row(y, predict(model, u, z_f, mean_environment(model))["p"].numpy(),
-                method="prism", variant="zero-shot", support=0, **keys),
-           _row(y, predict(model, u, z_f, None)["p"].numpy(), method="prism",
-                variant="u-only", support=0, **keys)]
+    res += [_row(y, predict(model, u, z_f, mean_environment(model))["p"].numpy(),
+                 method="prism", variant="zero-shot", support=0, **keys),
+            _row(y, predict(model, u, z_f, None)["p"].numpy(), method="prism",
+                 variant="u-only", support=0, **keys)]
     trained = model.cfg.env_prior_strength
     strengths = {"adapt": trained}
     if grid:

@@ -85,6 +85,8 @@ def main(argv=None) -> None:
                     help="discover_motifs steps per round (default: its own)")
     ap.add_argument("--max-elements", type=int, default=None,
                     help="discover_motifs max_elements (default: its own; 0 for all)")
+    ap.add_argument("--kmer", type=int, default=None,
+                    help="discover_motifs k of the k-mer seeds (default: its own, 8)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every discovery round")
@@ -101,6 +103,8 @@ def main(argv=None) -> None:
     kwargs = {} if args.steps is None else {"steps": args.steps}
     if args.max_elements is not None:
         kwargs["max_elements"] = args.max_elements or None
+    if args.kmer is not None:
+        kwargs["kmer"] = args.kmer
     background = jaspar_motifs()  # loaded before timing: shared by the merge and the table
     wall, cpu = time.perf_counter(), time.process_time()
     discovered = discover_motifs(codes, n_motifs=args.n_motifs, seed=args.discover_seed,

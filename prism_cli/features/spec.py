@@ -57,6 +57,14 @@ class FeatureSpec:
     def has_features(self) -> bool:
         return bool(self.motifs or self.table)
 
+    @property
+    def feature_dropout(self) -> float | None:
+        """The feature tower's default input dropout: 0 for a table alone (exact values,
+        read as they are), None (the model's dropout, 0.3) with motif sources, whose
+        redundant motifs over-fit without it.  Chosen on validation chromosomes of the
+        20 Mb simulated world (docs/benchmarks.md, "feature dropout")."""
+        return 0.0 if self.table and not self.motifs else None
+
     def __str__(self) -> str:
         parts = list(self.motifs) + ([f"table:{self.table}"] if self.table else [])
         return ",".join(parts + (["conv"] if self.conv else []))

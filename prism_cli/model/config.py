@@ -20,7 +20,7 @@ REMOVED_FIELDS = ("extra",)
 # value of each field added after the first checkpoints, for configs saved without it
 SAVED_BEFORE_FIELD_EXISTED = {"kmer_k": 0, "n_features": 0, "sequence_tower": True,
                               "env_map_steps": 0, "env_space": "simplex",
-                              "z_f_elements": False}
+                              "z_f_elements": False, "feature_dropout": None}
 ENV_SPACES = ("simplex", "vector")
 
 
@@ -40,7 +40,9 @@ class ModelConfig:
         n_features: width F of the per-element feature vector read by the feature tower
         (motif occupancies or table columns, prism_cli/features/; 0 = no feature tower);
         sequence_tower: whether the convolutional sequence towers run as well.  The two
-        towers' tokens are concatenated per element.
+        towers' tokens are concatenated per element.  feature_dropout: dropout on the
+        standardised features (None = ``dropout``; ``prism train`` sets 0 for a feature
+        table alone, FeatureSpec.feature_dropout).
     Pair encoder
         n_heads, n_anchors: cross-attention heads and anchor queries; d_z: width of z_I.
     Energy head
@@ -82,6 +84,7 @@ class ModelConfig:
     # element features (prism_cli/features/, model/features.py)
     n_features: int = 0
     sequence_tower: bool = True
+    feature_dropout: float | None = None
     # pair encoder
     n_heads: int = 4
     n_anchors: int = 4
@@ -132,6 +135,8 @@ class ModelConfig:
         if self.n_features < 0 or (not self.n_features and not self.sequence_tower):
             raise ValueError("a model needs element features (n_features > 0), the "
                              "sequence tower, or both")
+        if self.feature_dropout is not None and not 0 <= self.feature_dropout < 1:
+            raise ValueError(f"feature_dropout must be in [0, 1), got {self.feature_dropout}")
         if self.d_model % self.n_heads:
             raise ValueError("d_model must be divisible by n_heads")
 

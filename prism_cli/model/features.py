@@ -2,7 +2,7 @@
 
     x (B, F) float  (motif occupancies or table columns, prism_cli/features/)
       -> signed log1p -> BatchNorm (no affine: standardises each feature across elements,
-         running statistics at inference) -> dropout
+         running statistics at inference) -> dropout (cfg.feature_dropout)
       -> Linear(F, n_tokens * d_model) -> (B, n_tokens, d_model) -> LayerNorm
 
 Motif occupancies count hits on both strands, so the tokens are strand-invariant by
@@ -40,7 +40,8 @@ class FeatureTower(nn.Module):
         super().__init__()
         self.n_tokens, self.d_model = cfg.n_tokens, cfg.d_model
         self.norm_in = nn.BatchNorm1d(cfg.n_features, affine=False)
-        self.dropout = nn.Dropout(cfg.dropout)
+        p = cfg.dropout if cfg.feature_dropout is None else cfg.feature_dropout
+        self.dropout = nn.Dropout(p)
         self.project = nn.Linear(cfg.n_features, cfg.n_tokens * cfg.d_model)
         self.norm = nn.LayerNorm(cfg.d_model)
 

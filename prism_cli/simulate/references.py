@@ -127,9 +127,6 @@ def cross_cell_scores(world: World, content: np.ndarray) -> dict[int, np.ndarray
     training rows hold a single class gets nan scores. Empty for a world with one
     chromosome.
     """
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
-
     if len(world.chrom_names) < 2:
         return {}
     rows, cand = world.rows, world.candidates
@@ -155,11 +152,21 @@ def cross_cell_scores(world: World, content: np.ndarray) -> dict[int, np.ndarray
         elif len(np.unique(keys % 2)) < 2:
             out[c] = np.full(int(test.sum()), math.nan)
         else:
-            model = LogisticRegression(C=LR_C, tol=LR_TOL, max_iter=LR_MAX_ITER)
-            with threadpool_limits(1):  # a few hundred features: threads cost, not help
-                model.fit(x[keys // 2], keys % 2, sample_weight=weight.astype(np.float32))
+            model = fit_pair_regression(x[keys // 2], keys % 2, weight)
             out[c] = model.decision_function(x[r_cand[test]])
     return out
+
+
+def fit_pair_regression(x: np.ndarray, y: np.ndarray, weight: np.ndarray):
+    """The references' logistic regression (C = LR_C, tol = LR_TOL), fitted on standardised
+    pair features x (n, F) with labels y (n,) and sample weights (n,); one thread."""
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    model = LogisticRegression(C=LR_C, tol=LR_TOL, max_iter=LR_MAX_ITER)
+    with threadpool_limits(1):  # a few hundred features: threads cost, not help
+        model.fit(x, y, sample_weight=np.asarray(weight, np.float32))
+    return model
 
 
 # ----------------------------------------------------------------------------- table

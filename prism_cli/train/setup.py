@@ -274,7 +274,8 @@ def _model_config(req: TrainRequest, stage, cells, ds, train_log_d: np.ndarray) 
     """Defaults + the request's overrides + what the data fixes (features, cells, window
     lengths, log-distance standardisation over the training pairs)."""
     try:
-        mdict = {**ModelConfig().to_dict(), **req.model}
+        mdict = {**ModelConfig().to_dict(), "feature_dropout": stage.spec.feature_dropout,
+                 **req.model}
         mdict.update(n_features=stage.n_features,
                      sequence_tower=stage.spec.conv or not stage.n_features)
         mdict.update(n_cells=len(cells), enhancer_length=ds.enhancer_length,
