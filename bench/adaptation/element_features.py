@@ -177,6 +177,8 @@ def features_lr(inputs, ds, fold, keys) -> list[dict]:
     _, first, weight = np.unique(pair[fold.train] * 2 + labels[fold.train],
                                  return_index=True, return_counts=True)
     rows = np.concatenate([fold.train[first], fold.query])
+    if len(np.unique(labels[fold.train])) < 2:   # one class: no regression to fit
+        return []
 
     def features_of(r):
         return pair_features(content, ds.pairs["enh_idx"].to_numpy()[r],

@@ -59,9 +59,10 @@ class FeatureSpec:
 
     @property
     def feature_dropout(self) -> float | None:
-        """The feature tower's default input dropout: 0 for a table alone (exact values,
-        read as they are), None (the model's dropout, 0.3) with motif sources, whose
-        redundant motifs over-fit without it.  Chosen on validation chromosomes of the
+        """The feature tower's default input dropout: 0 for a table without motif
+        sources (exact values, read as they are; a conv tower beside it keeps its own
+        dropout), None (the model's dropout, 0.3) with motif sources, whose redundant
+        motifs over-fit without it.  Chosen on validation chromosomes of the
         20 Mb simulated world (docs/benchmarks.md, "feature dropout")."""
         return 0.0 if self.table and not self.motifs else None
 
