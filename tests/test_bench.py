@@ -24,7 +24,8 @@ SCRIPTS = ["bench.adaptation.element_features", "bench.adaptation.sim_refit_refe
            "bench.cases.cli_consistency", "bench.cases.reliability",
            "bench.cross_cell.harness", "bench.probes.cell_specificity",
            "bench.probes.competition", "bench.probes.distance_shape",
-           "bench.probes.feature_ceiling", "bench.probes.tower",
+           "bench.probes.feature_ceiling", "bench.probes.motif_finetune",
+           "bench.probes.tower",
            "bench.probes.tower_variants", "bench.probes.zf",
            "bench.simulated.motif_recovery", "bench.simulated.simulate_reference",
            "bench.simulated.train_validation", "bench.throughput.extract",
@@ -98,3 +99,38 @@ def test_bench_has_no_sys_path_edits():
     offenders = [str(p.relative_to(REPO)) for p in (REPO / "bench").rglob("*.py")
                  if "sys.path" in p.read_text()]
     assert offenders == []
+
+
+def test_motif_finetune_scan_is_the_soft_occupancy():
+    """The probe's differentiable scan at its starting point equals
+    MotifScanner.soft_occupancy up to the windows the latter leaves out (> 5 bits under
+    the threshold: each under sigmoid(-5)), on both strands and with an N in a window."""
+    import numpy as np
+    import torch
+
+    from bench.probes.motif_finetune import SoftScan, kernel_pwms
+    from prism_cli.motifs.pwm import Motif
+    from prism_cli.motifs.scan import MotifScanner
+
+    rng = np.random.default_rng(0)
+    windows = rng.integers(0, 4, size=(30, 120)).astype(np.uint8)
+    site = np.array([0, 1, 2, 3, 3, 2, 0, 1])                  # ACGTTGAC
+    windows[:10, 20:28] = site
+    windows[10:20, 50:58] = 3 - site[::-1]                    # reverse complement
+    windows[5, 60] = 4
+    pwm = np.full((8, 4), 0.04)
+    pwm[np.arange(8), site] = 0.88
+    short = np.full((5, 4), 0.1)
+    short[np.arange(5), [2, 2, 0, 1, 3]] = 0.7
+    scanner = MotifScanner([Motif("A", pwm, "t"), Motif("B", short, "t")],
+                           thresholds=np.array([11.0, 3.0]))
+    scan = SoftScan(windows, scanner.log_odds, scanner.thresholds)
+    ones, zeros = torch.ones(2), torch.zeros(2)
+    got = scan.occupancy(torch.from_numpy(scan.kernel0), ones, zeros,
+                         np.arange(len(windows))).numpy()
+    want = scanner.soft_occupancy(windows, 1.0)
+    left_out = 120 * 1 / (1 + np.exp(5))                       # at most every window
+    assert np.all(got >= want - 1e-3) and np.all(got - want <= left_out)
+    assert got[:20, 0].min() > 0.9 and got[20:, 0].max() < 0.5   # either strand found
+    back = kernel_pwms(scan.kernel0, scan.widths)
+    assert np.abs(back[0] - pwm).max() < 1e-3                  # kernels read back as PWMs
