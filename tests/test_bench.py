@@ -124,7 +124,7 @@ def test_motif_finetune_scan_is_the_soft_occupancy():
     short[np.arange(5), [2, 2, 0, 1, 3]] = 0.7
     scanner = MotifScanner([Motif("A", pwm, "t"), Motif("B", short, "t")],
                            thresholds=np.array([11.0, 3.0]))
-    scan = SoftScan(windows, scanner.log_odds, scanner.thresholds)
+    scan = SoftScan(windows, scanner)
     ones, zeros = torch.ones(2), torch.zeros(2)
     got = scan.occupancy(torch.from_numpy(scan.kernel0), ones, zeros,
                          np.arange(len(windows))).numpy()

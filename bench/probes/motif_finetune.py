@@ -39,31 +39,29 @@ import pandas as pd
 class SoftScan:
     """Differentiable both-strand soft occupancy of M motifs over fixed windows.
 
-    windows : codes (N, L) uint8; log_odds : list of (W_m, 4) bits; thresholds : (M,).
+    windows : codes (N, L) uint8; scanner : the MotifScanner (log-odds and thresholds)
+    whose soft occupancy this differentiates; its windows that run off the end or hold
+    an N are left out here too.
     occupancy(kernel (M, 4, W_max), scale (M,), shift (M,), rows) -> (len(rows), M)."""
 
-    def __init__(self, windows: np.ndarray, log_odds: list[np.ndarray], thresholds):
+    def __init__(self, windows: np.ndarray, scanner):
         import torch
 
-        self.m = len(log_odds)
-        self.widths = [len(lo) for lo in log_odds]
+        from prism_cli.encode import one_hot
+
+        self.m = len(scanner.log_odds)
+        self.widths = [len(lo) for lo in scanner.log_odds]
         self.w_max = max(self.widths)
         self.kernel0 = np.zeros((self.m, 4, self.w_max), np.float32)
         mask = np.zeros((self.m, 1, self.w_max), np.float32)
-        for i, lo in enumerate(log_odds):
+        for i, lo in enumerate(scanner.log_odds):
             self.kernel0[i, :, :len(lo)] = lo.T
             mask[i, :, :len(lo)] = 1
         self.mask = torch.from_numpy(mask)
-        self.thresholds = torch.tensor(np.asarray(thresholds), dtype=torch.float32)
+        self.thresholds = torch.tensor(scanner.thresholds, dtype=torch.float32)
         self.length = windows.shape[1]
-        self.x = torch.from_numpy(np.eye(5, dtype=np.float32)[windows][:, :, :4]
-                                  .transpose(0, 2, 1).copy())          # (N, 4, L), N = 0
-        n_cum = np.concatenate([np.zeros((len(windows), 1)), (windows == 4).cumsum(1)], 1)
-        ok = np.zeros((len(windows), self.m, self.length), bool)
-        for i, w in enumerate(self.widths):                  # inside and free of N
-            s = np.arange(self.length - w + 1)
-            ok[:, i, :len(s)] = (n_cum[:, s + w] - n_cum[:, s]) == 0
-        self.ok = torch.from_numpy(ok)
+        self.x = one_hot(windows, device="cpu")                        # (N, 4, L), N = 0
+        self.ok = torch.isfinite(scanner.scores(windows))              # (N, M, L)
 
     def occupancy(self, kernel, scale, shift, rows: np.ndarray):
         import torch
@@ -107,7 +105,7 @@ def finetune(world, motifs, held_out: int, what: str, steps: int, lr: float,
     el_chrom = world.elements["chrom_idx"].to_numpy()
     scanner = MotifScanner(motifs)
     scanner.calibrate(windows[el_chrom < 2])
-    scan = SoftScan(windows, scanner.log_odds, scanner.thresholds)
+    scan = SoftScan(windows, scanner)
     kernel = torch.nn.Parameter(torch.from_numpy(scan.kernel0.copy()))
     scale = torch.nn.Parameter(torch.ones(scan.m))
     shift = torch.nn.Parameter(torch.zeros(scan.m))
@@ -129,19 +127,14 @@ def finetune(world, motifs, held_out: int, what: str, steps: int, lr: float,
     every = np.arange(len(windows))             # tables cover chr4 too (never read here)
     train_el = np.unique(np.concatenate([enh[t_cand], prom[t_cand]]))
 
-    def features(occ, c):
+    def features(occ, c):     # references.pair_features, in torch for the gradient
         m = torch.log1p(occ)
         me, mp = m[enh[c]], m[prom[c]]
         return torch.cat([me, mp, (me[:, :, None] * mp[:, None, :]).flatten(1),
                           log_d[c][:, None]], 1)
 
-    def all_occupancy(elements):
-        occ = torch.zeros(len(windows), scan.m)
-        occ[elements] = scan.occupancy(kernel, scale, shift, elements)
-        return occ
-
     with torch.no_grad():
-        occ0 = all_occupancy(every)
+        occ0 = scan.occupancy(kernel, scale, shift, every)
         f0 = features(occ0, np.flatnonzero(chrom < 2))
         mu, sd = f0.mean(0), f0.std(0).clamp_min(1e-6)
     head = torch.nn.Linear(f0.shape[1], 1)
@@ -189,7 +182,7 @@ def finetune(world, motifs, held_out: int, what: str, steps: int, lr: float,
         adam.step()
         if step % eval_every == 0 or step == steps:
             with torch.no_grad():
-                occ = all_occupancy(every)
+                occ = scan.occupancy(kernel, scale, shift, every)
                 out.append(report(step, occ))
             if out[-1]["aupr_train_cells_chr3"] > max(r["aupr_train_cells_chr3"]
                                                       for r in out[:-1]):
@@ -199,13 +192,10 @@ def finetune(world, motifs, held_out: int, what: str, steps: int, lr: float,
 
 def write_table(path: Path, world, occupancy: np.ndarray, names: list[str]) -> None:
     """The occupancies as a `--element-features table:` TSV (docs/features.md)."""
-    el = world.elements
-    df = pd.DataFrame(occupancy.astype(np.float32), columns=names)
-    df.insert(0, "name", el["name"].to_numpy())
-    for i, col in enumerate(("chrom", "start", "end")):
-        df.insert(i, col, el[col].to_numpy())
-    df = df.rename(columns={"chrom": "#chrom"})
-    df.to_csv(path, sep="\t", index=False, float_format="%.5g")
+    coords = world.elements[["chrom", "start", "end", "name"]].reset_index(drop=True)
+    df = pd.concat([coords, pd.DataFrame(occupancy, columns=names)], axis=1)
+    df.rename(columns={"chrom": "#chrom"}).to_csv(path, sep="\t", index=False,
+                                                  float_format="%.5g")
 
 
 def main(argv=None) -> None:
