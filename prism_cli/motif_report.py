@@ -23,7 +23,9 @@ MAX_LOGOS = 48   # logos.png shows at most this many motifs (the largest effects
 PRINTED = 30     # rows of the table printed on the terminal
 
 
-def _motif_table(motifs, thresholds=None) -> pd.DataFrame:
+def _motif_table(motifs, thresholds=None, softness=None) -> pd.DataFrame:
+    """One row per motif; ``thresholds`` / ``softness`` (M,) bits, NaN where absent
+    (softness NaN: the model reads hit counts)."""
     from .motifs.pwm import information_content
 
     rows = []
@@ -32,8 +34,17 @@ def _motif_table(motifs, thresholds=None) -> pd.DataFrame:
                      "consensus": "".join("ACGT"[k] for k in np.asarray(m.pwm).argmax(1)),
                      "ic_bits": float(information_content(m.pwm).sum()),
                      "threshold": (float(thresholds[i]) if thresholds is not None
-                                   else float("nan"))})
+                                   else float("nan")),
+                     "softness": (float(softness[i]) if softness is not None
+                                  else float("nan"))})
     return pd.DataFrame(rows)
+
+
+def _scanner_softness(scanner) -> np.ndarray:
+    """(M,) softness in bits of a scanner's features; NaN for hit counts."""
+    if scanner.softness is None:
+        return np.full(len(scanner.motifs), np.nan)
+    return np.broadcast_to(np.asarray(scanner.softness, float), (len(scanner.motifs),))
 
 
 def model_motifs(model_path, data, n_pairs: int, seed: int, device: str):
@@ -47,9 +58,11 @@ def model_motifs(model_path, data, n_pairs: int, seed: int, device: str):
     ck = Checkpoint.load(model_path, device)
     stage = FeatureStage.from_state(ck.element_features)
     motifs = stage.motifs()
-    thresholds = np.concatenate([sc.thresholds for _, sc in stage.scanners]) \
-        if stage.scanners else None
-    table = _motif_table(motifs, thresholds)
+    thresholds = softness = None
+    if stage.scanners:
+        thresholds = np.concatenate([sc.thresholds for _, sc in stage.scanners])
+        softness = np.concatenate([_scanner_softness(sc) for _, sc in stage.scanners])
+    table = _motif_table(motifs, thresholds, softness)
     data = data or ck.dataset_path
     if data and Path(data, "manifest.json").exists() and stage.n_features:
         ds = PairDataset(data)
@@ -87,7 +100,8 @@ def dataset_motifs(data, chroms, n_motifs: int, steps: int, seed: int, device: s
     motifs = discover_motifs(codes, n_motifs=n_motifs, steps=steps, seed=seed, device=device)
     scanner = MotifScanner(motifs, background=base_composition(codes))
     thresholds = scanner.calibrate(codes, p_value=settings.p_value, seed=seed) if motifs else None
-    return _motif_table(motifs, thresholds), motifs
+    softness = np.full(len(motifs), settings.softness) if motifs and settings.softness else None
+    return _motif_table(motifs, thresholds, softness), motifs
 
 
 def jaspar_matches(motifs) -> pd.DataFrame:

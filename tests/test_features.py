@@ -304,3 +304,130 @@ def test_jaspar_model_round_trips_and_prism_motifs_reports_it(data, tmp_path, mo
     r = CliRunner().invoke(main, ["motifs", "-m", str(run), "-o", str(out), "-q", "--force",
                                   "--n-pairs", "20", "--no-jaspar"])
     assert r.exit_code == 0, r.output
+
+
+# ---- fine-tuning the motifs' calibration on pair labels ----------------------------------
+
+def _planted_pairs(n: int = 900, length: int = 120, seed: int = 0):
+    """Enhancers carrying a strong site, a weak site (2 mismatches) or none; a pair is
+    positive when its enhancer has the strong site (5 % of labels flipped)."""
+    from prism_cli.features.finetune import PairRows
+
+    from .test_motifs import encode, sharp
+
+    rng = np.random.default_rng(seed)
+    consensus = "TGACTCAGTC"
+    enh = rng.integers(0, 4, (n, length)).astype(np.uint8)
+    prom = rng.integers(0, 4, (n, length)).astype(np.uint8)
+    kind = rng.integers(0, 3, n)                              # 0 none, 1 weak, 2 strong
+    for i in np.flatnonzero(kind > 0):
+        site = encode(consensus).copy()
+        if kind[i] == 1:
+            at = rng.choice(len(site), 2, replace=False)
+            site[at] = (site[at] + rng.integers(1, 4, 2)) % 4
+        pos = rng.integers(0, length - len(site))
+        enh[i, pos:pos + len(site)] = site
+    y = (kind == 2) ^ (rng.random(n) < 0.05)
+    rows = {name: PairRows(idx, idx, rng.uniform(3, 5, len(idx)).astype(np.float32),
+                           y[idx].astype(np.float32), np.ones(len(idx), np.float32))
+            for name, idx in (("train", np.arange(0, 600)), ("val", np.arange(600, n)))}
+    return enh, prom, rows, sharp(consensus, 0.85)
+
+
+def test_finetuning_raises_a_threshold_the_labels_say_is_too_low():
+    """Known answer: the threshold admits weak sites the labels ignore; fine-tuning on
+    the training rows raises it above the weak sites and the validation AUPR rises; the
+    tuned scanner (thresholds and a softness per motif) reads what was trained on."""
+    from prism_cli.features.finetune import (FinetuneSettings, SparseOccupancy, calibrated,
+                                             finetune_calibration)
+    from prism_cli.motifs.pwm import Motif
+    from prism_cli.motifs.scan import MotifScanner
+
+    enh, prom, rows, pwm = _planted_pairs()
+    scanner = MotifScanner([Motif("D01", pwm, "discover"),
+                            Motif("D02", np.random.default_rng(5).dirichlet(np.ones(4), 8),
+                                  "discover")])
+    scanner.calibrate(np.concatenate([enh, prom]), p_value=1e-3)
+    strong = float(np.log2(0.85 + 1e-4) - np.log2(0.25)) * 10
+    scanner.thresholds[0] = strong - 9.0          # weak sites (2 mismatches) pass it
+    scanner.softness = 1.0
+    result = finetune_calibration(scanner, enh, prom, rows["train"], rows["val"],
+                                  FinetuneSettings(steps=60, lr=0.05, eval_every=10))
+    kept = {h["step"]: h["val_aupr"] for h in result.history}
+    assert result.step > 0 and kept[result.step] > kept[0] + 0.03
+    tuned = result.scanner
+    assert tuned is not scanner and tuned.thresholds[0] > scanner.thresholds[0] + 1.0
+    assert isinstance(tuned.softness, np.ndarray) and tuned.softness.shape == (2,)
+    assert result.record() == {"step": result.step, "steps": 60,
+                               "val_aupr_start": kept[0], "val_aupr": kept[result.step]}
+    # the differentiable occupancy at (a, b) is the calibrated scanner's soft occupancy
+    from prism_cli.motifs.lookup import SOFT_CUT
+
+    a, b = np.array([0.7, 1.4]), np.array([-1.0, 2.5])
+    sigma = np.ones(2)
+    occ = SparseOccupancy(scanner, enh, sigma, SOFT_CUT * sigma + 3.0)
+    got = occ(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32))
+    np.testing.assert_allclose(got.numpy(), calibrated(scanner, a, b).content(enh),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_finetuning_keeps_the_scanner_when_no_step_wins(monkeypatch):
+    """Step 0 is kept unless a later step beats it on validation (here every later
+    evaluation scores lower), and then the very same scanner comes back."""
+    import prism_cli.metrics
+    from prism_cli.features.finetune import FinetuneSettings, finetune_calibration
+    from prism_cli.motifs.pwm import Motif
+    from prism_cli.motifs.scan import MotifScanner
+
+    enh, prom, rows, pwm = _planted_pairs(n=700)
+    scanner = MotifScanner([Motif("D01", pwm, "discover")])
+    scanner.calibrate(enh, p_value=1e-3)
+    scanner.softness = 1.0
+    falling = iter([0.5, 0.4, 0.45])
+    monkeypatch.setattr(prism_cli.metrics, "aupr", lambda y, s: next(falling))
+    result = finetune_calibration(scanner, enh, prom, rows["train"], rows["val"],
+                                  FinetuneSettings(steps=10, eval_every=5))
+    assert result.step == 0 and result.scanner is scanner
+    assert [h["step"] for h in result.history] == [0, 5, 10]
+    assert result.record()["val_aupr"] == result.record()["val_aupr_start"] == 0.5
+
+
+def test_train_with_motif_finetuning_records_it_and_round_trips(data, tmp_path):
+    """motif_finetune_steps > 0: training reports the fine-tuning, the checkpoint keeps
+    the tuned scanner and its record, its features are the cached ones, and --resume
+    reads them back instead of fitting again."""
+    from prism_cli.checkpoint import load_checkpoint
+    from prism_cli.features import model_inputs
+
+    cfg = write_config(tmp_path / "c.json", train={"steps_per_epoch": 2,
+                                                   "motif_finetune_steps": 10})
+    run = tmp_path / "run"
+    args = ["train", "--data", str(data), "-o", str(run), "--config", str(cfg),
+            "--threads", "1", "--epochs", "1"]
+    r = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "motif calibration fine-tuned" in r.output
+    _, meta = load_checkpoint(run)
+    record = meta["element_features"]["finetuned"]
+    assert record["steps"] == 10 and 0 <= record["step"] <= 10
+    assert record["val_aupr"] >= record["val_aupr_start"]
+    ds = PairDataset(data)
+    stage = FeatureStage.from_state(meta["element_features"])
+    (_, scanner), = stage.scanners
+    cached, _ = model_inputs(ds, meta)
+    np.testing.assert_array_equal(cached.features, scanner.content(np.asarray(ds.enhancers)))
+    r = CliRunner().invoke(main, ["train", "--data", str(data), "-o", str(run), "--resume",
+                                  "--threads", "1", "--epochs", "2"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "motif calibration fine-tuned" not in r.output
+    _, meta2 = load_checkpoint(run)
+    assert meta2["element_features"] == meta["element_features"]
+
+
+def test_a_negative_finetune_setting_fails_before_discovery(data, tmp_path):
+    cfg = write_config(tmp_path / "c.json", train={"motif_finetune_steps": -1})
+    r = CliRunner().invoke(main, ["train", "--data", str(data), "-o", str(tmp_path / "run"),
+                                  "--config", str(cfg), "--threads", "1", "-q"])
+    assert r.exit_code != 0 and "motif_finetune_steps and motif_finetune_lr must be >= 0" \
+        in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "run").exists()

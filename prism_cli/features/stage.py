@@ -7,6 +7,8 @@ computed once per unique element and cached with the dataset.
                   dinucleotide shuffles;
         jaspar:   JASPAR CORE vertebrates, thresholds calibrated the same way;
         table:    the columns of the feature table.
+    stage.finetune(ds, train_rows, val_rows, settings)   optional: `discover` motifs'
+                  thresholds and softnesses fitted on pair labels (finetune.py)
     stage.features(ds, "enhancer") -> float32 (n_enhancers, F)   (cached: DATA/features/)
     stage.inputs(ds) -> (ElementInputs, ElementInputs)          (what the model reads)
     stage.state() -> JSON-able dict stored in the checkpoint; FeatureStage.from_state(...)
@@ -85,10 +87,12 @@ def base_composition(codes: np.ndarray) -> np.ndarray:
 class FeatureStage:
     """The per-element features of one model (see module docstring)."""
 
-    def __init__(self, spec: FeatureSpec, scanners: list, table_columns: list[str]):
+    def __init__(self, spec: FeatureSpec, scanners: list, table_columns: list[str],
+                 finetuned: dict | None = None):
         self.spec = spec
         self.scanners = scanners            # [(source, MotifScanner)]
         self.table_columns = list(table_columns)
+        self.finetuned = finetuned          # FinetuneResult.record() of `discover`, or None
 
     # ---- what it is ----------------------------------------------------------------
     @property
@@ -165,6 +169,38 @@ class FeatureStage:
         columns = read_feature_table(spec.table).columns if spec.table else []
         return cls(spec, scanners, columns)
 
+    def finetune(self, ds, train_rows: np.ndarray, val_rows: np.ndarray, settings,
+                 log=None) -> None:
+        """Fine-tune the ``discover`` motifs' thresholds and softnesses on the labels of
+        the pair rows ``train_rows`` (training chromosomes), keeping the step that is
+        best on ``val_rows`` (validation chromosomes): features/finetune.py.  Known
+        motifs (``jaspar``) keep their FIMO thresholds.  Needs soft occupancies."""
+        from .finetune import PairRows, finetune_calibration
+
+        say = log or (lambda msg: None)
+        where = [i for i, (src, _) in enumerate(self.scanners) if src == "discover"]
+        if not where or settings.steps <= 0:
+            return
+        source, scanner = self.scanners[where[0]]
+        if scanner.softness is None:
+            say("motif fine-tuning skipped: it tunes soft occupancies (motif_softness 0)")
+            return
+        pairs = ds.pairs
+        enh, prom = pairs["enh_idx"].to_numpy(), pairs["prom_idx"].to_numpy()
+        labels = pairs["label"].to_numpy().astype(np.int64)
+        log_d = ds.log_distance()
+        train = PairRows.from_pairs(enh, prom, log_d, labels, train_rows, settings.max_rows,
+                                    settings.seed)
+        val = PairRows.from_pairs(enh, prom, log_d, labels, val_rows)
+        if not (train.has_both_classes and val.has_both_classes):
+            say("motif fine-tuning skipped: it needs labelled pairs of both classes on the "
+                "training and the validation chromosomes")
+            return
+        result = finetune_calibration(scanner, ds.enhancers, ds.promoters, train, val,
+                                      settings, log=say)
+        self.scanners[where[0]] = (source, result.scanner)
+        self.finetuned = result.record()
+
     # ---- features --------------------------------------------------------------------
     def _compute(self, ds, role: str, table=None) -> np.ndarray:
         codes = ds.enhancers if role == "enhancer" else ds.promoters
@@ -220,9 +256,12 @@ class FeatureStage:
 
     # ---- checkpoint state ------------------------------------------------------------
     def state(self) -> dict:
-        return {"spec": self.spec.to_dict(),
-                "scanners": [{"source": src, **sc.state()} for src, sc in self.scanners],
-                "table_columns": self.table_columns, "names": self.names}
+        state = {"spec": self.spec.to_dict(),
+                 "scanners": [{"source": src, **sc.state()} for src, sc in self.scanners],
+                 "table_columns": self.table_columns, "names": self.names}
+        if self.finetuned is not None:
+            state["finetuned"] = self.finetuned
+        return state
 
     @classmethod
     def from_state(cls, state: dict | None, table: str | None = None) -> "FeatureStage":
@@ -243,7 +282,7 @@ class FeatureStage:
             for s in state["scanners"]:
                 s = dict(s)
                 scanners.append((s.pop("source"), MotifScanner.from_state(s)))
-        return cls(spec, scanners, state.get("table_columns", []))
+        return cls(spec, scanners, state.get("table_columns", []), state.get("finetuned"))
 
 
 def model_inputs(ds, meta: dict, table: str | None = None

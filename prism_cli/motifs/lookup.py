@@ -116,7 +116,7 @@ def _hits(x: np.ndarray, length: int, groups: list):
     return tuple(np.concatenate(f).astype(np.int64) for f in zip(*found))
 
 
-def _blocks(codes: np.ndarray, groups: list, n_motifs: int, batch_size: int):
+def windows(codes: np.ndarray, groups: list, n_motifs: int, batch_size: int):
     """Yield (rows slice, pair (H,), start (H,), score / q (H,)) per block of sequences:
     the hit windows of :func:`_hits` with the better strand's score, one per window,
     sorted by (pair, start); pair = sequence in the block * M + motif."""
@@ -144,7 +144,7 @@ def occupancy(codes: np.ndarray, groups: list, widths: np.ndarray, batch_size: i
     (``MotifScanner.occupancy``)."""
     n_motifs = len(widths)
     out = np.zeros((len(codes), n_motifs), dtype=np.float32)
-    for rows, pair, start, score in _blocks(codes, groups, n_motifs, batch_size):
+    for rows, pair, start, score in windows(codes, groups, n_motifs, batch_size):
         kept = _greedy_non_overlapping(pair, start, score, widths[pair % n_motifs])
         out[rows] = np.bincount(pair[kept], minlength=(rows.stop - rows.start) * n_motifs
                                 ).reshape(-1, n_motifs)
@@ -152,20 +152,21 @@ def occupancy(codes: np.ndarray, groups: list, widths: np.ndarray, batch_size: i
 
 
 def soft_occupancy(codes: np.ndarray, groups: list, thresholds: np.ndarray, quantum: float,
-                   softness: float, batch_size: int = 512) -> np.ndarray:
+                   softness: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Soft occupancy: per sequence and motif, the sum over windows of
     sigmoid((score - threshold) / softness) on the window's better strand, over the
     windows scoring >= threshold - SOFT_CUT * softness (the rest add < 0.007 each).
 
     codes uint8 (N, L); groups: :func:`group_tables` built at those lowered thresholds;
-    thresholds (M,) the motifs' own thresholds, bits; quantum q; softness in bits.
+    thresholds (M,) the motifs' own thresholds, bits; quantum q; softness (M,) bits.
     Returns float32 (N, M).  Overlapping windows all count (no suppression): a strong
     site adds about 1, a site at the threshold 1/2, weak matches a little.
     """
     n_motifs = len(thresholds)
     out = np.zeros((len(codes), n_motifs), dtype=np.float32)
-    for rows, pair, _, score in _blocks(codes, groups, n_motifs, batch_size):
-        z = (score * quantum - thresholds[pair % n_motifs]) / softness
+    for rows, pair, _, score in windows(codes, groups, n_motifs, batch_size):
+        m = pair % n_motifs
+        z = (score * quantum - thresholds[m]) / softness[m]
         weight = 0.5 * (1.0 + np.tanh(0.5 * z))                          # sigmoid
         out[rows] = np.bincount(pair, weights=weight,
                                 minlength=(rows.stop - rows.start) * n_motifs

@@ -9,7 +9,8 @@ occupancies from table look-ups.
                the same tables says the window can reach the threshold -> hit windows
                (sparse) -> best strand -> non-overlapping hits (greedy) -> (B, M)
     soft_occupancy: the same look-ups at thresholds lowered by 5 softness -> best
-               strand -> sum of sigmoid((score - threshold) / softness) -> (B, M)
+               strand -> sum of sigmoid((score - threshold) / softness) -> (B, M);
+               softness one for all motifs or one per motif
     content:   what a model reads: occupancy, or soft_occupancy when ``softness`` is set
 
 Scores follow memelite's ``fimo``: position w of motif m contributes
@@ -71,7 +72,9 @@ class MotifScanner:
         self.quantum = 2.0 ** -self.exponent
         self.thresholds = None if thresholds is None else self._check_thresholds(thresholds)
         self.p_value: float | None = None
-        self.softness: float | None = None   # content(): None = hit counts, else soft (bits)
+        # content(): None = hit counts, else soft occupancy at this softness (bits): a
+        # float, or (M,) one per motif (set by fine-tuning, features/finetune.py)
+        self.softness: float | np.ndarray | None = None
         self._kernels: dict = {}
         self._tables_cache: dict = {}
 
@@ -295,20 +298,46 @@ class MotifScanner:
         codes = self._scan_input(codes)
         return lookup.occupancy(codes, self._tables(), self.widths, batch_size)
 
-    def soft_occupancy(self, codes: np.ndarray, softness: float,
-                       batch_size: int = 512) -> np.ndarray:
+    def _softness_vector(self, softness) -> np.ndarray:
+        """softness: bits, one for all motifs or one per motif -> float64 (M,) > 0."""
+        soft = np.broadcast_to(np.asarray(softness, dtype=np.float64),
+                               (len(self.motifs),)).copy()
+        if not (soft > 0).all():
+            raise ValueError(f"softness must be > 0 bits, got {softness}")
+        return soft
+
+    def soft_occupancy(self, codes: np.ndarray, softness, batch_size: int = 512
+                       ) -> np.ndarray:
         """Soft occupancy of each motif in each sequence, float32 (N, M): the sum over
         windows of sigmoid((best-strand score - threshold) / softness), softness in
-        bits (windows more than ``lookup.SOFT_CUT`` softness below the threshold are
-        left out).  Unlike a hit count it keeps the sites just under the threshold (a
-        short motif's real sites often are) and grades the strong ones."""
-        if not softness > 0:
-            raise ValueError(f"softness must be > 0 bits, got {softness}")
+        bits, one for all motifs or (M,) one per motif (windows more than
+        ``lookup.SOFT_CUT`` softness below the threshold are left out).  Unlike a hit
+        count it keeps the sites just under the threshold (a short motif's real sites
+        often are) and grades the strong ones."""
+        soft = self._softness_vector(softness)
         codes = self._scan_input(codes)
-        low = self.thresholds - lookup.SOFT_CUT * softness
+        low = self.thresholds - lookup.SOFT_CUT * soft
         return lookup.soft_occupancy(codes, self._tables(low),
                                      self._on_grid(self.thresholds), self.quantum,
-                                     float(softness), batch_size)
+                                     soft, batch_size)
+
+    def windows(self, codes: np.ndarray, below, batch_size: int = 512
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The windows scoring within ``below`` bits (one for all motifs or (M,)) of
+        each motif's threshold, on their better strand, as sparse rows: int64
+        sequence (H,), int64 motif (H,), float32 score in bits (H,)."""
+        codes = self._scan_input(codes)
+        low = self.thresholds - np.asarray(below, dtype=np.float64)
+        seqs, motifs, scores = [], [], []
+        n_motifs = len(self.motifs)
+        for rows, pair, _, score in lookup.windows(codes, self._tables(low), n_motifs,
+                                                  batch_size):
+            seqs.append(rows.start + pair // n_motifs)
+            motifs.append(pair % n_motifs)
+            scores.append((score * self.quantum).astype(np.float32))
+        if not seqs:
+            return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+        return np.concatenate(seqs), np.concatenate(motifs), np.concatenate(scores)
 
     def content(self, codes: np.ndarray) -> np.ndarray:
         """The per-element motif features a model reads, float32 (N, M): hit counts
@@ -331,7 +360,8 @@ class MotifScanner:
             "pseudocount": self.pseudocount,
             "thresholds": None if self.thresholds is None else self.thresholds.tolist(),
             "p_value": self.p_value,
-            "softness": self.softness,
+            "softness": (self.softness.tolist() if isinstance(self.softness, np.ndarray)
+                         else self.softness),
         }
 
     @classmethod
@@ -342,7 +372,8 @@ class MotifScanner:
         scanner = cls(motifs, background=state["background"],
                       pseudocount=state["pseudocount"], thresholds=state["thresholds"])
         scanner.p_value = state.get("p_value")
-        scanner.softness = state.get("softness")     # absent (older models): hit counts
+        soft = state.get("softness")                  # absent (older models): hit counts
+        scanner.softness = np.array(soft, dtype=np.float64) if isinstance(soft, list) else soft
         return scanner
 
 

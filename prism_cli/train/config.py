@@ -50,6 +50,8 @@ class TrainConfig:
     discover_max_elements: int = 4000         # elements pooled (discovery uses <= 3000)
     motif_p_value: float = 1e-4               # hit threshold: rate on shuffled elements
     motif_softness: float = 1.0               # soft occupancy, bits (0: hit counts)
+    motif_finetune_steps: int = 0             # discover: thresholds/softnesses fitted on
+    motif_finetune_lr: float = 0.005          # pair labels (features/finetune.py); 0: off
     # augmentation
     max_shift: int = 50                       # random shift per window (bp, <= 10 % of it)
     rc_augment: bool = True                   # random strand flip (only matters for rc="none")
@@ -96,6 +98,12 @@ class TrainConfig:
         return DiscoverSettings(self.discover_motifs, self.discover_steps,
                                 self.discover_max_elements, self.motif_p_value, self.seed,
                                 self.motif_softness)
+
+    def finetune_settings(self):
+        from ..features.finetune import FinetuneSettings
+
+        return FinetuneSettings(steps=self.motif_finetune_steps, lr=self.motif_finetune_lr,
+                                seed=self.seed)
 
     @property
     def support_sizes(self) -> tuple[int, int]:

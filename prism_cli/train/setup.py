@@ -121,7 +121,9 @@ def prepare(req: TrainRequest, device: torch.device, rank: int, world: int,
     log_d = ds.log_distance()
     train_rows = _train_rows(s.cells, split, labels, cell_col)
     all_train = np.concatenate(list(train_rows.values()))
-    stage = _feature_stage(req, s.saved, ds, pairs, all_train, s.tcfg, device, reporter)
+    val_rows = np.flatnonzero((split == "val") & (labels >= 0) & np.isin(cell_col, s.cells))
+    stage = _feature_stage(req, s.saved, ds, pairs, all_train, val_rows, s.tcfg, device,
+                           reporter)
     mcfg = s.mcfg if s.mcfg is not None else _model_config(req, stage, s.cells, ds,
                                                            log_d[all_train])
     if req.amp and device.type != "cuda":
@@ -255,19 +257,27 @@ def _train_rows(cells, split, labels, cell_col) -> dict[int, np.ndarray]:
     return train_rows
 
 
-def _feature_stage(req: TrainRequest, saved: dict | None, ds, pairs, all_train, tcfg,
-                   device, reporter):
+def _feature_stage(req: TrainRequest, saved: dict | None, ds, pairs, all_train, val_rows,
+                   tcfg, device, reporter):
     """The run's element-feature stage: rebuilt from config.json on --resume, else fitted
-    on the training-chromosome elements of the training pairs (no labels used)."""
+    on the training-chromosome elements of the training pairs (no labels used), then,
+    with ``motif_finetune_steps``, the discovered motifs' calibration fine-tuned on the
+    training pairs' labels and kept at the step best on the training cells' validation
+    pairs ``val_rows``."""
     from ..features import FeatureSpec, FeatureStage
 
     if saved is not None:
         return FeatureStage.from_state(saved.get("element_features"))
     spec = FeatureSpec.parse(req.element_features)
+    if tcfg.motif_finetune_steps < 0 or not tcfg.motif_finetune_lr >= 0:
+        raise PrismInputError(f"motif_finetune_steps and motif_finetune_lr must be >= 0, got "
+                              f"{tcfg.motif_finetune_steps} and {tcfg.motif_finetune_lr}")
     ids = {"enhancer": np.unique(pairs["enh_idx"].to_numpy()[all_train]),
            "promoter": np.unique(pairs["prom_idx"].to_numpy()[all_train])}
-    return FeatureStage.fit(spec, ds, ids, tcfg.discover_settings(), log=reporter.line,
-                            device=str(device))
+    stage = FeatureStage.fit(spec, ds, ids, tcfg.discover_settings(), log=reporter.line,
+                             device=str(device))
+    stage.finetune(ds, all_train, val_rows, tcfg.finetune_settings(), log=reporter.line)
+    return stage
 
 
 def _model_config(req: TrainRequest, stage, cells, ds, train_log_d: np.ndarray) -> ModelConfig:
