@@ -1,5 +1,7 @@
 """Fine-tuning each discovered motif's threshold and softness on pair labels, kept only
-where it wins on the validation chromosomes (issue 11's optional stage).
+where it wins on the validation chromosomes (issue 11's optional stage; train config
+``motif_finetune_steps``, off by default: it wins on the 20 Mb simulated world and loses
+on the real data, docs/benchmarks.md "fine-tuning the motifs' calibration").
 
     result = finetune_calibration(scanner, enh_codes, prom_codes, train, val, settings)
     result.scanner        the scanner with the chosen thresholds and softnesses (or the
@@ -16,8 +18,8 @@ B takes ``steps`` Adam steps on the regression and (a, b) together.  Every
 ``eval_every`` steps the regression's AUPR on the validation rows is measured; the best
 step is kept, and step 0 (no change) unless a later one beats it.
 
-The windows are scored once (``MotifScanner.windows``: every window within ``CUT``
-softnesses + 3 bits of the threshold), so a step is a sparse sum, not a scan; (a, b)
+The windows are scored once (``MotifScanner.windows``: every window within ``SOFT_CUT``
+softnesses + ``EXTRA_BITS`` of the threshold), so a step is a sparse sum, not a scan; (a, b)
 are clamped so that the windows the fine-tuned scanner reads (within ``SOFT_CUT``
 softnesses of its threshold) are among them, and the occupancies trained on equal the
 scanner's.  Why calibration and not the whole matrix: fine-tuning every log-odds entry
