@@ -44,7 +44,7 @@ def _scanner_softness(scanner) -> np.ndarray:
     """(M,) softness in bits of a scanner's features; NaN for hit counts."""
     if scanner.softness is None:
         return np.full(len(scanner.motifs), np.nan)
-    return np.broadcast_to(np.asarray(scanner.softness, float), (len(scanner.motifs),))
+    return scanner._softness_vector(scanner.softness)
 
 
 def model_motifs(model_path, data, n_pairs: int, seed: int, device: str):

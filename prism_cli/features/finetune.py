@@ -117,7 +117,7 @@ class SparseOccupancy:
 class FinetuneResult:
     scanner: object                  # MotifScanner, fine-tuned or the input one
     step: int                        # the kept step (0: unchanged)
-    history: list = field(default_factory=list)   # [{"step", "train_loss", "val_aupr"}]
+    history: list = field(default_factory=list)   # [{"step", "val_aupr"}]
 
     def record(self) -> dict:
         """What the checkpoint keeps of the fine-tuning (JSON)."""
@@ -211,7 +211,8 @@ def finetune_calibration(scanner, enh_codes: np.ndarray, prom_codes: np.ndarray,
                 torch.log1p(occ["prom"](a, b))[rows[1]])
 
     with torch.no_grad():
-        head = PairRegression(*contents(tr), tr[2], seed=settings.seed)
+        fixed = contents(tr)                 # phase A: the occupancies do not move
+    head = PairRegression(*fixed, tr[2], seed=settings.seed)
     total = float(tr[4].sum())
     lam = 1.0 / (LR_C * total)      # sklearn's 0.5 |w|^2 + C sum_i loss_i, over C sum_i
 
@@ -229,13 +230,11 @@ def finetune_calibration(scanner, enh_codes: np.ndarray, prom_codes: np.ndarray,
 
     def evaluate(step: int):
         with torch.no_grad():
-            history.append({"step": step, "train_loss": round(float(loss()), 6),
+            history.append({"step": step,
                             "val_aupr": round(aupr(val.y, logits(va).numpy()), 6)})
 
     lbfgs = torch.optim.LBFGS(head.parameters(), max_iter=500,
                               line_search_fn="strong_wolfe")
-    with torch.no_grad():
-        fixed = contents(tr)                 # phase A: the occupancies do not move
 
     def closure():
         lbfgs.zero_grad()
