@@ -63,6 +63,28 @@ def test_a_negative_motif_softness_fails_before_discovery():
         FeatureStage.fit(FeatureSpec(("discover",)), None, {}, DiscoverSettings(softness=-1))
 
 
+def test_discover_degenerate_reaches_discovery(data, monkeypatch):
+    """The train setting switches on repeat masking and gapped seeds; off by default."""
+    import prism_cli.motifs.discover as discover
+    from prism_cli.features.stage import DiscoverSettings
+    from prism_cli.train.config import TrainConfig
+
+    seen = []
+
+    def fake(codes, **kwargs):
+        seen.append(kwargs)
+        raise KeyboardInterrupt  # stop before scanning: only the call is under test
+
+    monkeypatch.setattr(discover, "discover_motifs", fake)
+    ds = PairDataset(data)
+    ids = {"enhancer": np.arange(5), "promoter": np.arange(5)}
+    for cfg, on in ((TrainConfig(), False), (TrainConfig(discover_degenerate=True), True)):
+        with pytest.raises(KeyboardInterrupt):
+            FeatureStage.fit(FeatureSpec(("discover",)), ds, ids, cfg.discover_settings())
+        assert seen[-1]["gapped_seeds"] is on and seen[-1]["repeat_k"] == (20 if on else 0)
+    assert DiscoverSettings().degenerate is False
+
+
 # ---- table ------------------------------------------------------------------------------
 
 def test_table_lookup_follows_the_dataset_elements(data, tmp_path):

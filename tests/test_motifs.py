@@ -446,12 +446,67 @@ def test_discover_finds_a_planted_motif(jaspar):
     assert torch.get_num_threads() == threads              # the caller's setting restored
 
 
+def test_repeat_mask_covers_repeat_copies_not_motif_instances():
+    from prism_cli.motifs.discover.repeats import repeat_mask
+
+    rng = np.random.default_rng(21)
+    codes = random_codes(22, 120, 150)
+    segment = random_codes(23, 1, 40)[0]
+    copies = {}
+    for row in range(5):                                  # a repeat family: 5 copies
+        start = int(rng.integers(0, 110))
+        codes[row, start:start + 40] = segment if row % 2 else reverse_complement(segment)
+        copies[row] = start
+    pair = random_codes(24, 1, 40)[0]                     # copied twice only: no family
+    codes[10, 5:45] = codes[11, 60:100] = pair
+    motif = encode("TCAGGTTACG")                          # exact motif, 100 instances
+    sites = []
+    for row in range(20, 120):
+        start = int(rng.integers(0, 140))
+        codes[row, start:start + 10] = motif
+        sites.append((row, start))
+    mask = repeat_mask(codes, k=20, min_elements=3)
+    assert not mask[5:20].any()                           # the pair and random sequence
+    for row, start in copies.items():                     # a copy, +- a base its
+        assert mask[row, start:start + 40].all()          # neighbours share by chance
+        assert not mask[row, :max(start - 3, 0)].any() and not mask[row, start + 43:].any()
+    assert not any(mask[r, s:s + 10].any() for r, s in sites)
+    assert not repeat_mask(codes, k=20, min_elements=6).any()
+
+
+def test_gapped_seed_reaches_a_motif_with_a_degenerate_position():
+    from prism_cli.motifs.discover.pools import _Pool
+    from prism_cli.motifs.discover.seeds import _kmer_seeds, _rc_index
+
+    rng = np.random.default_rng(31)
+    codes = random_codes(32, 1000, 200)
+    for row in codes[:300]:                               # ACG?TAGC, any base at ?
+        inst = encode("ACGNTAGC".replace("N", "ACGT"[rng.integers(4)]))
+        if rng.random() < 0.5:
+            inst = reverse_complement(inst)
+        start = int(rng.integers(0, 192))
+        row[start:start + 8] = inst
+    real = _Pool(codes, "cpu", 8)
+    background = _Pool(dinucleotide_shuffle_codes(codes, seed=1), "cpu", 8)
+    exact = _kmer_seeds(real, background, 1, 8, np.zeros(4 ** 8, bool), _rc_index(8))
+    assert not np.any(np.all(exact[0] == 0.25, axis=1))   # off by default
+    seeds = _kmer_seeds(real, background, 1, 8, np.zeros(4 ** 8, bool), _rc_index(8),
+                        gapped=True)
+    free = np.flatnonzero(np.all(seeds[0] == 0.25, axis=1))
+    consensus = "".join("N" if i in free else "ACGT"[b] for i, b in enumerate(seeds[0].argmax(1)))
+    assert consensus in ("ACGNTAGC", "GCTANCGT")          # no exact 8-mer holds its sites
+
+
 def test_discover_finds_nothing_in_shuffled_noise():
     from prism_cli.motifs.discover import discover_motifs
 
     codes = random_codes(14, 200, 150)
     assert discover_motifs(codes, steps=10, max_rounds=2, threads=1,
                            merge_background=[]) == []
+    # gapped seeds try more k-mers: in noise one refines into a 22-bp PWM fitted to its
+    # own few dozen sites, which must be taken for a repeat, not reported
+    assert discover_motifs(codes, steps=10, max_rounds=2, threads=1, merge_background=[],
+                           gapped_seeds=True, repeat_k=20) == []
 
 
 # ----------------------------------------------------------------------------- logos

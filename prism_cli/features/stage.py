@@ -47,6 +47,7 @@ class DiscoverSettings:
     p_value: float = 1e-4         # per-position hit rate on shuffled background
     seed: int = 0
     softness: float = 1.0         # > 0: soft occupancy (bits, MotifScanner.content); 0: hits
+    degenerate: bool = False      # discovery masks repeat copies and seeds gapped k-mers
 
 
 def _element_frame(ds, role: str):
@@ -142,7 +143,8 @@ class FeatureStage:
                         f"{settings.steps} steps per round)")
                     motifs = discover_motifs(codes, n_motifs=settings.n_motifs,
                                              steps=settings.steps, seed=settings.seed,
-                                             device=device)
+                                             device=device, gapped_seeds=settings.degenerate,
+                                             repeat_k=20 if settings.degenerate else 0)
                     if not motifs:
                         raise PrismInputError(
                             f"motif discovery found no motif enriched over shuffled sequence "

@@ -48,6 +48,7 @@ class TrainConfig:
     discover_motifs: int = 32                 # motifs kept at most (after TOMTOM merging)
     discover_steps: int = 100                 # element-vs-shuffle steps per discovery round
     discover_max_elements: int = 4000         # elements pooled (discovery uses <= 3000)
+    discover_degenerate: bool = False         # mask repeat copies, gapped k-mer seeds
     motif_p_value: float = 1e-4               # hit threshold: rate on shuffled elements
     motif_softness: float = 1.0               # soft occupancy, bits (0: hit counts)
     motif_finetune_steps: int = 0             # discover: thresholds/softnesses fitted on
@@ -97,7 +98,7 @@ class TrainConfig:
 
         return DiscoverSettings(self.discover_motifs, self.discover_steps,
                                 self.discover_max_elements, self.motif_p_value, self.seed,
-                                self.motif_softness)
+                                self.motif_softness, self.discover_degenerate)
 
     def finetune_settings(self):
         from ..features.finetune import FinetuneSettings

@@ -2,8 +2,11 @@
 
 Rounds, each finding the motifs that the previous rounds left:
 
-    real elements (N, L); dinucleotide shuffles of them in three pools (train/test/valid)
-      seeds: the distinct k-mers most over-represented in real over train shuffles
+    real elements (N, L), optionally (``repeat_k``) their repeat copies masked
+    (positions in 20-mers that recur in >= 3 elements, overwritten with shuffled
+    sequence); dinucleotide shuffles of them in three pools (train/test/valid)
+      seeds: the distinct k-mers, exact (or, ``gapped_seeds``, with one free interior
+         position too) most over-represented in real over train shuffles
       -> conv1d(4, F, width) initialised at the seeds, each filter read on both strands,
          max over positions and strands (B, F) -> Linear(F, 1): a real-vs-shuffled
          classifier trained ``steps`` steps (Adam, binary cross-entropy) on random crops
@@ -26,13 +29,19 @@ is satisfied by the few strongest and leaves the weaker motifs untrained; maskin
 has been found is what reaches the weaker ones (as STREME does), and starting the
 filters at over-represented k-mers is what makes a short training enough.
 
+Why one may mask repeats first: every k-mer of a repeat family's copies is enriched, so
+each family takes a round and crowds weak motifs out of the seeds; gapped seeds reach
+motifs with a degenerate position, whose sites no single exact k-mer holds.  Together
+they are the `discover_degenerate` train setting, off by default: they win on the
+simulated world and lose on the real data (docs/benchmarks.md, 2026-12-03).
+
 A motif still informative past ``max_width`` positions is taken for copies of a longer
 repeat: its sites are masked like any motif's but it is not reported.
 
-Modules: ``pools`` (element pools on a device and their PWM scans), ``seeds`` (k-mer
-seeds), ``classifier`` (the real-vs-shuffled convolution and its filters' PWMs),
-``refine`` (thresholds, significance, hard-EM refinement) and ``rounds`` (the driver,
-acceptance and masking).
+Modules: ``pools`` (element pools on a device and their PWM scans), ``repeats`` (the
+repeat mask), ``seeds`` (k-mer seeds), ``classifier`` (the real-vs-shuffled convolution
+and its filters' PWMs), ``refine`` (thresholds, significance, hard-EM refinement) and
+``rounds`` (the driver, acceptance and masking).
 """
 
 from .rounds import discover_motifs

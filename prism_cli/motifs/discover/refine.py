@@ -88,13 +88,16 @@ class _Candidate:
 
 
 def _refine(pwms: list[np.ndarray], real: _Pool, test: _Pool, iterations: int,
-            max_width: int, min_ic: float, em_min_ic: float, min_sites: int
-            ) -> list[_Candidate]:
+            max_width: int, min_ic: float, em_min_ic: float, min_sites: int,
+            wide_is_repeat: bool = False) -> list[_Candidate]:
     """Hard-EM refinement of K PWMs at once; each keeps its most significant version.
 
     While refining, flanks are trimmed at ``em_min_ic`` (low, so the motif can grow into
     informative positions); ``too_wide`` is set when the PWM trimmed at ``min_ic`` is
-    wider than ``max_width``."""
+    wider than ``max_width`` and, with ``wide_is_repeat``, when the kept version trimmed
+    at ``em_min_ic`` is (gapped seeds try more k-mers, and in random sequence one refines
+    into a PWM that wide, fitted to a few dozen sites, that scores its own sites above
+    any shuffle)."""
     best = [_Candidate(p) for p in pwms]
     current = list(pwms)
     active = [k for k in range(len(pwms)) if len(pwms[k]) >= 4]
@@ -107,7 +110,9 @@ def _refine(pwms: list[np.ndarray], real: _Pool, test: _Pool, iterations: int,
         for j, k in enumerate(active):
             thr, logp, n_r, n_s = _best_threshold(sr.best[:, j], st.best[:, j], min_sites)
             if logp < best[k].log10_p:
+                wide = wide_is_repeat and (best[k].too_wide or len(current[k]) > max_width)
                 best[k] = _Candidate(current[k], thr, logp, n_r, n_s)
+                best[k].too_wide = wide
             rows, strands, starts = sr.sites(j, thr)
             new, n_sites = _site_pwm(real.codes, rows, strands, starts, len(current[k]), 2)
             if n_sites < min_sites:

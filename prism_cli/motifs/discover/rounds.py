@@ -12,6 +12,7 @@ from ..pwm import Motif, pwm_correlation, trim
 from .classifier import _filter_pwms, _train_filters
 from .pools import _Pool, _Scan
 from .refine import _Candidate, _cap_width, _log10_binom_sf, _refine
+from .repeats import repeat_mask
 from .seeds import _kmer_seeds, _rc_index
 
 
@@ -40,7 +41,8 @@ def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, step
                     refine_iterations: int = 8, max_width: int = 20, min_ic: float = 0.3,
                     em_min_ic: float = 0.1, min_log10_p: float = -6.0,
                     min_ratio: float = 1.5, patience: int = 3, max_rounds: int | None = None,
-                    threads: int | None = None,
+                    threads: int | None = None, repeat_k: int = 0,
+                    repeat_min_elements: int = 3, gapped_seeds: bool = False,
                     merge_background: list[Motif] | None = None) -> list[Motif]:
     """Motifs that distinguish the elements ``codes`` from their dinucleotide shuffles.
 
@@ -57,6 +59,14 @@ def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, step
     n_motifs, max_rounds, patience : rounds stop after ``n_motifs`` motifs, ``max_rounds``
         rounds (default 2 n_motifs), ``patience`` rounds in a row without a new motif, or
         when no k-mer is over-represented any more.
+    repeat_k, repeat_min_elements : before the rounds, every position covered by a
+        ``repeat_k``-mer found (either strand) in at least ``repeat_min_elements``
+        elements is overwritten with dinucleotide-shuffled sequence, real and shuffled
+        pools alike (:func:`repeat_mask`; repeat_k 0, the default: no masking).
+    gapped_seeds : seeds also from k-mers with one free interior position.  With
+        repeat_k 20 it recovers every findable planted motif of the 20 Mb simulated
+        world, but loses on the real data's validation chromosomes, so both are off by
+        default (docs/benchmarks.md, 2026-12-03).
     max_elements : a random subset of at most this many elements is used (None: all).
         Time grows with it: about 2.5-4 CPU-minutes for 3000 elements of 500 bp.
     merge_background : null set of the final TOMTOM merge (default JASPAR CORE
@@ -80,6 +90,12 @@ def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, step
     rc_of = _rc_index(kmer)
     pad = max(width, max_width + 4)
     t0 = time.perf_counter()
+    if repeat_k:
+        rep = repeat_mask(codes, repeat_k, repeat_min_elements)
+        codes = np.where(rep, dinucleotide_shuffle_codes(codes, seed=seed + 5), codes
+                         ).astype(np.uint8)
+        log(f"discover: {rep.mean():.1%} of the positions lie in {repeat_k}-mers found in "
+            f">= {repeat_min_elements} elements (repeat copies), masked")
     with _threads(threads):
         real = _Pool(codes, device, pad)
         train, test, valid = (_Pool(dinucleotide_shuffle_codes(codes, seed=seed + k), device, pad)
@@ -89,7 +105,8 @@ def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, step
         found: list[_Candidate] = []
         idle = repeats = 0
         for rnd in range(max_rounds):
-            seeds = _kmer_seeds(real, train, seeds_per_round, kmer, blocked, rc_of)
+            seeds = _kmer_seeds(real, train, seeds_per_round, kmer, blocked, rc_of,
+                                gapped=gapped_seeds)
             if not seeds:
                 break
             if steps > 0:
@@ -98,7 +115,7 @@ def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, step
                 seeds = [trim(p, min_ic)
                          for p in _filter_pwms(weight, real, max(min_sites, len(codes) // 20))]
             cands = _refine(seeds, real, test, refine_iterations, max_width, min_ic,
-                            em_min_ic, min_sites)
+                            em_min_ic, min_sites, wide_is_repeat=gapped_seeds)
             cands = [c for c in cands if c.log10_p <= min_log10_p and len(c.pwm) >= 4
                      and not any(pwm_correlation(c.pwm, f.pwm) > 0.9 for f in found)]
             cands.sort(key=lambda c: c.log10_p)

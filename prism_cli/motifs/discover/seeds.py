@@ -59,29 +59,55 @@ def _neighbourhood(kmer: np.ndarray, rc_of: np.ndarray, max_shift: int = 2) -> n
     return np.concatenate([v, rc_of[v]])
 
 
+def _gapped_z(r: np.ndarray, s: np.ndarray, k: int) -> np.ndarray:
+    """z-scores (k, 4**k) of the gapped k-mers: row i holds, at the index of each k-mer
+    with base A at position i, the z of that k-mer with position i free (any base);
+    -inf elsewhere and on the end positions (a free end is a (k-1)-mer).  r, s : (4**k,)
+    canonical counts, real and background."""
+    real, back = r.reshape((4,) * k), s.reshape((4,) * k)
+    z = np.full((k,) + (4,) * k, -np.inf)
+    for i in range(1, k - 1):
+        rg, sg = real.sum(i, keepdims=True), back.sum(i, keepdims=True)
+        at = (i,) + (slice(None),) * i + (slice(0, 1),)
+        z[at] = (rg - sg) / np.sqrt(sg + 1.0)
+    return z.reshape(k, 4 ** k)
+
+
 def _kmer_seeds(real: _Pool, background: _Pool, n: int, k: int, blocked: np.ndarray,
-                rc_of: np.ndarray, min_z: float = 3.0) -> list[np.ndarray]:
-    """The ``n`` most over-represented canonical k-mers (real vs background, z-score)
-    that are not ``blocked`` (4**k bool) and not in the neighbourhood of one another
-    (shift <= 2, <= 1 mismatch, either strand), as PWMs (k, 4): 0.7 on the k-mer's base,
-    0.1 on the others.  Blocks each chosen k-mer and its one-mismatch variants in
-    ``blocked``, so later rounds try other seeds."""
+                rc_of: np.ndarray, min_z: float = 3.0, gapped: bool = False
+                ) -> list[np.ndarray]:
+    """The ``n`` most over-represented canonical k-mers (real vs background, z-score),
+    exact or, when ``gapped``, with one free interior position (a degenerate base: a
+    motif whose sites split between bases there is seen in no exact k-mer), that are not
+    ``blocked`` (4**k bool) and not in the neighbourhood of one another (shift <= 2,
+    <= 1 mismatch, either strand), as PWMs (k, 4): 0.7 on the k-mer's base, 0.1 on the
+    others, 0.25 at a free position.  A gapped k-mer is judged, blocked and placed by
+    its most frequent filling.  Blocks each chosen k-mer and its one-mismatch variants
+    in ``blocked``, so later rounds try other seeds."""
     r = _canonical_counts(real.codes, k, rc_of)
     s = _canonical_counts(background.codes, k, rc_of)
     z = (r - s) / np.sqrt(s + 1.0)
     z[np.minimum(np.arange(4 ** k), rc_of) != np.arange(4 ** k)] = -np.inf
+    if gapped:
+        z = np.concatenate([z[None], _gapped_z(r, s, k)]).ravel()   # (1 + k) * 4**k
+    place = 4 ** np.arange(k - 1, -1, -1)
     near = np.zeros_like(blocked)
     out = []
     for v in np.argsort(-z, kind="stable"):
         if z[v] < min_z or len(out) >= n:
             break
-        if blocked[v] or near[v]:
+        free, u = int(v // 4 ** k) - 1, int(v % 4 ** k)     # free = -1: an exact k-mer
+        if free >= 0:
+            fillings = u + np.arange(4) * int(place[free])
+            u = int(fillings[np.argmax(r[fillings])])
+        if blocked[u] or near[u]:
             continue
-        km = np.array([(v // 4 ** (k - 1 - i)) % 4 for i in range(k)], dtype=np.int64)
+        km = np.array([(u // 4 ** (k - 1 - i)) % 4 for i in range(k)], dtype=np.int64)
         near[_neighbourhood(km, rc_of)] = True
         blocked[_neighbourhood(km, rc_of, max_shift=0)] = True
         pwm = np.full((k, 4), 0.1)
         pwm[np.arange(k), km] = 0.7
+        if free >= 0:
+            pwm[free] = 0.25
         out.append(pwm)
     return out
-
