@@ -155,7 +155,9 @@ def main(argv=None) -> None:
     if args.kmer is not None:
         kwargs["kmer"] = args.kmer
     if args.degenerate:
-        kwargs.update(repeat_k=20, gapped_seeds=True)
+        from prism_cli.motifs.discover.rounds import DEGENERATE
+
+        kwargs.update(DEGENERATE)
     background = jaspar_motifs()  # loaded before timing: shared by the merge and the table
     wall, cpu = time.perf_counter(), time.process_time()
     discovered = discover_motifs(codes, n_motifs=args.n_motifs, seed=args.discover_seed,

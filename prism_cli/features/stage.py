@@ -136,15 +136,16 @@ class FeatureStage:
             for source in spec.motifs:
                 if source == "discover":
                     from ..motifs.discover import discover_motifs
-                    from ..motifs.discover.rounds import MAX_ELEMENTS
+                    from ..motifs.discover.rounds import DEGENERATE, MAX_ELEMENTS
 
                     say(f"discovering motifs label-free on {min(len(codes), MAX_ELEMENTS)} "
                         f"training elements (element vs dinucleotide shuffle, "
                         f"{settings.steps} steps per round)")
+                    switches = (DEGENERATE if settings.degenerate
+                                else {"repeat_k": 0, "gapped_seeds": False})
                     motifs = discover_motifs(codes, n_motifs=settings.n_motifs,
                                              steps=settings.steps, seed=settings.seed,
-                                             device=device, gapped_seeds=settings.degenerate,
-                                             repeat_k=20 if settings.degenerate else 0)
+                                             device=device, **switches)
                     if not motifs:
                         raise PrismInputError(
                             f"motif discovery found no motif enriched over shuffled sequence "

@@ -31,6 +31,8 @@ def _threads(n: int | None):
 
 
 MAX_ELEMENTS = 3000   # elements a discovery runs on by default (a random subset)
+# discover_motifs' settings of train config `discover_degenerate` (off by default)
+DEGENERATE = {"repeat_k": 20, "gapped_seeds": True}
 
 
 def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, steps: int = 100,
