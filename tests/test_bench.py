@@ -161,3 +161,14 @@ def test_planted_enrichment_sees_a_planted_motif_and_not_an_absent_one():
 
     planted, absent = planted_enrichment([pwm("TGACTCAGCA"), pwm("CCATTGGTAC")], codes)
     assert planted > 5 and 0.5 < absent < 1.5
+
+
+def test_motif_recovery_records_a_command_that_reruns():
+    """The sidecar's command keeps zeros, writes switches as bare flags and drops unset
+    options (it wrote "--repeat-mask True" and dropped "--seed 0" before)."""
+    from bench.simulated.motif_recovery import command_line
+
+    line = command_line({"seed": 0, "discover_seed": 2, "steps": None, "repeat_mask": True,
+                         "gapped_seeds": False, "out": "x.tsv"})
+    assert line == ("python -m bench.simulated.motif_recovery --seed 0 --discover-seed 2 "
+                    "--repeat-mask --out x.tsv")

@@ -63,8 +63,9 @@ def test_a_negative_motif_softness_fails_before_discovery():
         FeatureStage.fit(FeatureSpec(("discover",)), None, {}, DiscoverSettings(softness=-1))
 
 
-def test_discover_degenerate_reaches_discovery(data, monkeypatch):
-    """The train setting switches on repeat masking and gapped seeds; off by default."""
+def test_discover_switches_reach_discovery(data, monkeypatch):
+    """The train settings switch repeat masking and gapped seeds on, each on its own; both
+    are off by default, and the removed discover_degenerate loads only when false."""
     import prism_cli.motifs.discover as discover
     from prism_cli.features.stage import DiscoverSettings
     from prism_cli.train.config import TrainConfig
@@ -78,11 +79,19 @@ def test_discover_degenerate_reaches_discovery(data, monkeypatch):
     monkeypatch.setattr(discover, "discover_motifs", fake)
     ds = PairDataset(data)
     ids = {"enhancer": np.arange(5), "promoter": np.arange(5)}
-    for cfg, on in ((TrainConfig(), False), (TrainConfig(discover_degenerate=True), True)):
-        with pytest.raises(KeyboardInterrupt):
-            FeatureStage.fit(FeatureSpec(("discover",)), ds, ids, cfg.discover_settings())
-        assert seen[-1]["gapped_seeds"] is on and seen[-1]["repeat_k"] == (20 if on else 0)
-    assert DiscoverSettings().degenerate is False
+    for mask in (False, True):
+        for gapped in (False, True):
+            cfg = TrainConfig(discover_repeat_mask=mask, discover_gapped_seeds=gapped)
+            with pytest.raises(KeyboardInterrupt):
+                FeatureStage.fit(FeatureSpec(("discover",)), ds, ids, cfg.discover_settings())
+            assert seen[-1]["repeat_k"] == (20 if mask else 0)
+            assert seen[-1]["gapped_seeds"] is gapped
+    settings = TrainConfig().discover_settings()
+    assert settings.repeat_mask is False and settings.gapped_seeds is False
+    assert DiscoverSettings().repeat_mask is False and DiscoverSettings().gapped_seeds is False
+    assert TrainConfig.from_dict({"discover_degenerate": False}) == TrainConfig()
+    with pytest.raises(ValueError, match="discover_repeat_mask and discover_gapped_seeds"):
+        TrainConfig.from_dict({"discover_degenerate": True})
 
 
 # ---- table ------------------------------------------------------------------------------

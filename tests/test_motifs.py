@@ -497,6 +497,27 @@ def test_gapped_seed_reaches_a_motif_with_a_degenerate_position():
     assert consensus in ("ACGNTAGC", "GCTANCGT")          # no exact 8-mer holds its sites
 
 
+def test_rounds_that_mask_repeats_do_not_end_discovery_before_a_motif():
+    """Real elements start with rounds of Alu copies: repeat-only rounds before the first
+    motif do not count against ``patience`` (they used to: 0 motifs, an error in train)."""
+    from prism_cli.motifs.discover import discover_motifs
+
+    rng = np.random.default_rng(5)
+    codes = random_codes(6, 600, 200)
+    repeat = random_codes(7, 1, 40)[0]                    # one 40-bp family, 400 copies
+    for row in codes[:400]:
+        start = int(rng.integers(0, 160))
+        row[start:start + 40] = repeat
+    planted = sharp("TCAGGTTACGA", 0.95)
+    for row in codes[200:]:                               # a motif in a third of them
+        inst = (rng.random((11, 1)) > np.cumsum(planted, 1)).sum(1).astype(np.uint8)
+        start = int(rng.integers(0, 189))
+        row[start:start + 11] = inst if rng.random() < 0.5 else reverse_complement(inst)
+    found = discover_motifs(codes, steps=10, patience=1, max_rounds=4, threads=1,
+                            merge_background=[])
+    assert found and max(pwm_correlation(planted, m.pwm) for m in found) > 0.9
+
+
 def test_discover_finds_nothing_in_shuffled_noise():
     from prism_cli.motifs.discover import discover_motifs
 

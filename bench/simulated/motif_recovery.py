@@ -133,9 +133,14 @@ def main(argv=None) -> None:
                     help="discover_motifs max_elements (default: its own; 0 for all)")
     ap.add_argument("--kmer", type=int, default=None,
                     help="discover_motifs k of the k-mer seeds (default: its own, 8)")
+    ap.add_argument("--repeat-mask", action="store_true",
+                    help="discover as with train config discover_repeat_mask: repeat "
+                         "copies masked first")
+    ap.add_argument("--gapped-seeds", action="store_true",
+                    help="discover as with train config discover_gapped_seeds: seeds also "
+                         "from k-mers with one free interior position")
     ap.add_argument("--degenerate", action="store_true",
-                    help="discover as with train config discover_degenerate: repeat copies "
-                         "masked, gapped k-mer seeds")
+                    help="both of --repeat-mask and --gapped-seeds")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every discovery round")
@@ -154,10 +159,12 @@ def main(argv=None) -> None:
         kwargs["max_elements"] = args.max_elements or None
     if args.kmer is not None:
         kwargs["kmer"] = args.kmer
-    if args.degenerate:
-        from prism_cli.motifs.discover.rounds import DEGENERATE
+    if args.repeat_mask or args.degenerate:
+        from prism_cli.motifs.discover.rounds import REPEAT_K
 
-        kwargs.update(DEGENERATE)
+        kwargs["repeat_k"] = REPEAT_K
+    if args.gapped_seeds or args.degenerate:
+        kwargs["gapped_seeds"] = True
     background = jaspar_motifs()  # loaded before timing: shared by the merge and the table
     wall, cpu = time.perf_counter(), time.process_time()
     discovered = discover_motifs(codes, n_motifs=args.n_motifs, seed=args.discover_seed,
@@ -199,10 +206,19 @@ def main(argv=None) -> None:
         side = {"summary": summary, "args": {k: (str(v) if isinstance(v, Path) else v)
                                              for k, v in vars(args).items()},
                 "jaspar_release": jaspar_release(),
-                "command": "python -m bench.simulated.motif_recovery " + " ".join(
-                    f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                    if v not in (None, False))}
+                "command": command_line(vars(args))}
         Path(str(args.out) + ".json").write_text(json.dumps(side, indent=2) + "\n")
+
+
+def command_line(args: dict) -> str:
+    """The command that reruns with ``args`` (argparse's namespace as a dict)."""
+    parts = ["python -m bench.simulated.motif_recovery"]
+    for key, value in args.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        parts.append(flag if value is True else f"{flag} {value}")
+    return " ".join(parts)
 
 
 if __name__ == "__main__":

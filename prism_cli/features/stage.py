@@ -47,7 +47,8 @@ class DiscoverSettings:
     p_value: float = 1e-4         # per-position hit rate on shuffled background
     seed: int = 0
     softness: float = 1.0         # > 0: soft occupancy (bits, MotifScanner.content); 0: hits
-    degenerate: bool = False      # discovery masks repeat copies and seeds gapped k-mers
+    repeat_mask: bool = False     # discovery masks repeat copies first (20-mers in >= 3)
+    gapped_seeds: bool = False    # discovery also seeds from k-mers with one free position
 
 
 def _element_frame(ds, role: str):
@@ -136,16 +137,16 @@ class FeatureStage:
             for source in spec.motifs:
                 if source == "discover":
                     from ..motifs.discover import discover_motifs
-                    from ..motifs.discover.rounds import DEGENERATE, MAX_ELEMENTS
+                    from ..motifs.discover.rounds import MAX_ELEMENTS, REPEAT_K
 
                     say(f"discovering motifs label-free on {min(len(codes), MAX_ELEMENTS)} "
                         f"training elements (element vs dinucleotide shuffle, "
                         f"{settings.steps} steps per round)")
-                    switches = (DEGENERATE if settings.degenerate
-                                else {"repeat_k": 0, "gapped_seeds": False})
-                    motifs = discover_motifs(codes, n_motifs=settings.n_motifs,
-                                             steps=settings.steps, seed=settings.seed,
-                                             device=device, **switches)
+                    motifs = discover_motifs(
+                        codes, n_motifs=settings.n_motifs, steps=settings.steps,
+                        seed=settings.seed, device=device,
+                        repeat_k=REPEAT_K if settings.repeat_mask else 0,
+                        gapped_seeds=settings.gapped_seeds)
                     if not motifs:
                         raise PrismInputError(
                             f"motif discovery found no motif enriched over shuffled sequence "

@@ -7,9 +7,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-# keys of removed settings -> the value under which they did nothing: configs saved before
-# the removal (RUN/config.json, checkpoint metadata) still load; any other value is an error
-REMOVED = {"freeze_motifs": False}
+# keys of removed settings -> (the value under which they did nothing, what to do instead):
+# configs saved before the removal (RUN/config.json, checkpoint metadata) still load; any
+# other value is an error
+REMOVED = {
+    "freeze_motifs": (False, "freezing the motif layer after tower pretraining is gone; "
+                      "drop the key"),
+    "discover_degenerate": (False, "set discover_repeat_mask and discover_gapped_seeds "
+                            "to true instead"),
+}
 
 
 @dataclass
@@ -48,7 +54,8 @@ class TrainConfig:
     discover_motifs: int = 32                 # motifs kept at most (after TOMTOM merging)
     discover_steps: int = 100                 # element-vs-shuffle steps per discovery round
     discover_max_elements: int = 4000         # elements pooled (discovery uses <= 3000)
-    discover_degenerate: bool = False         # mask repeat copies, gapped k-mer seeds
+    discover_repeat_mask: bool = False        # mask repeat copies before discovery
+    discover_gapped_seeds: bool = False       # seeds from k-mers with one free position
     motif_p_value: float = 1e-4               # hit threshold: rate on shuffled elements
     motif_softness: float = 1.0               # soft occupancy, bits (0: hit counts)
     motif_finetune_steps: int = 0             # discover: thresholds/softnesses fitted on
@@ -82,10 +89,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        for key, inert in REMOVED.items():
+        for key, (inert, why) in REMOVED.items():
             if key in d and d[key] != inert:
-                raise ValueError(f"train config key {key!r} was removed (freezing the motif "
-                                 "layer after tower pretraining); drop it from the config")
+                raise ValueError(f"train config key {key!r} was removed: {why}")
         d = {k: v for k, v in d.items() if k not in REMOVED}
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
@@ -98,7 +104,8 @@ class TrainConfig:
 
         return DiscoverSettings(self.discover_motifs, self.discover_steps,
                                 self.discover_max_elements, self.motif_p_value, self.seed,
-                                self.motif_softness, self.discover_degenerate)
+                                self.motif_softness, self.discover_repeat_mask,
+                                self.discover_gapped_seeds)
 
     def finetune_settings(self):
         from ..features.finetune import FinetuneSettings

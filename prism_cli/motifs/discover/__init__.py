@@ -31,9 +31,10 @@ filters at over-represented k-mers is what makes a short training enough.
 
 Why one may mask repeats first: every k-mer of a repeat family's copies is enriched, so
 each family takes a round and crowds weak motifs out of the seeds; gapped seeds reach
-motifs with a degenerate position, whose sites no single exact k-mer holds.  Together
-they are the `discover_degenerate` train setting, off by default: they win on the
-simulated world and lose on the real data (docs/benchmarks.md, 2026-12-03).
+motifs with a degenerate position, whose sites no single exact k-mer holds.  They are
+the train settings `discover_repeat_mask` and `discover_gapped_seeds`, off by default:
+each wins on the simulated world and loses on the real data (docs/benchmarks.md,
+2026-12-03).
 
 A motif still informative past ``max_width`` positions is taken for copies of a longer
 repeat: its sites are masked like any motif's but it is not reported.

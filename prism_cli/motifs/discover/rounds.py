@@ -31,8 +31,7 @@ def _threads(n: int | None):
 
 
 MAX_ELEMENTS = 3000   # elements a discovery runs on by default (a random subset)
-# discover_motifs' settings of train config `discover_degenerate` (off by default)
-DEGENERATE = {"repeat_k": 20, "gapped_seeds": True}
+REPEAT_K = 20         # repeat_k of train config `discover_repeat_mask` (off by default)
 
 
 def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, steps: int = 100,
@@ -59,16 +58,17 @@ def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, step
         iterations, flank trimming while refining / when reporting, widest motif.
     min_log10_p, min_ratio : acceptance on the validation shuffles.
     n_motifs, max_rounds, patience : rounds stop after ``n_motifs`` motifs, ``max_rounds``
-        rounds (default 2 n_motifs), ``patience`` rounds in a row without a new motif, or
-        when no k-mer is over-represented any more.
+        rounds (default 2 n_motifs), ``patience`` rounds in a row without a new motif
+        (counted from the first motif: rounds before it that mask repeat copies do not
+        count), or when no k-mer is over-represented any more.
     repeat_k, repeat_min_elements : before the rounds, every position covered by a
         ``repeat_k``-mer found (either strand) in at least ``repeat_min_elements``
         elements is overwritten with dinucleotide-shuffled sequence, real and shuffled
         pools alike (:func:`repeat_mask`; repeat_k 0, the default: no masking).
     gapped_seeds : seeds also from k-mers with one free interior position.  With
         repeat_k 20 it recovers every findable planted motif of the 20 Mb simulated
-        world, but loses on the real data's validation chromosomes, so both are off by
-        default (docs/benchmarks.md, 2026-12-03).
+        world (repeat_k 20 alone: 80 %), but each loses on the real data's validation
+        chromosomes, so both are off by default (docs/benchmarks.md, 2026-12-03).
     max_elements : a random subset of at most this many elements is used (None: all).
         Time grows with it: about 2.5-4 CPU-minutes for 3000 elements of 500 bp.
     merge_background : null set of the final TOMTOM merge (default JASPAR CORE
@@ -132,7 +132,10 @@ def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, step
             new = sum(not c.too_wide for c in kept)
             log(f"discover round {rnd + 1}: {new} new motifs, {len(found)} in all, "
                 f"{repeats} repeats masked ({time.perf_counter() - t0:.0f} s)")
-            idle = 0 if new else idle + 1
+            # rounds that only mask repeat copies before any motif is found clear the
+            # way (real elements: Alu copies fill the first rounds); patience counts
+            # from the first motif on
+            idle = 0 if new or (kept and not found) else idle + 1
             if len(found) >= n_motifs or idle >= patience:
                 break
     found.sort(key=lambda c: c.log10_p)
