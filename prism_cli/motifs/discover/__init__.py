@@ -33,8 +33,8 @@ Why one may mask repeats first: every k-mer of a repeat family's copies is enric
 each family takes a round and crowds weak motifs out of the seeds; gapped seeds reach
 motifs with a degenerate position, whose sites no single exact k-mer holds.  They are
 the train settings `discover_repeat_mask` and `discover_gapped_seeds`, off by default:
-each wins on the simulated world and loses on the real data (docs/benchmarks.md,
-2026-12-03).
+the repeat mask, alone or with the gapped seeds, wins on the simulated world, and each
+loses on the real data (docs/benchmarks.md, 2026-12-03).
 
 A motif still informative past ``max_width`` positions is taken for copies of a longer
 repeat: its sites are masked like any motif's but it is not reported.
