@@ -97,19 +97,19 @@ def planted_acceptance(planted, codes: np.ndarray, seed: int = 0, min_ratio: flo
     ratio >= min_ratio, as ``discover_motifs`` accepts a candidate.  A planted motif
     that fails it cannot be found label-free in these windows."""
     from prism_cli.motifs.discover.pools import _Pool, _Scan
-    from prism_cli.motifs.discover.refine import _best_threshold
+    from prism_cli.motifs.discover.refine import _best_threshold, _enrichment, _min_sites
     from prism_cli.motifs.shuffle import dinucleotide_shuffle_codes
 
     pad = max(len(m.pwm) for m in planted)
     real = _Scan([m.pwm for m in planted], _Pool(codes, "cpu", pad))
     shuf = _Scan([m.pwm for m in planted],
                  _Pool(dinucleotide_shuffle_codes(codes, seed=seed + 2), "cpu", pad))
-    min_sites = max(10, len(codes) // 200)
     logp, passes = [], []
     for k in range(len(planted)):
-        _, lp, n_r, n_s = _best_threshold(real.best[:, k], shuf.best[:, k], min_sites)
+        _, lp, n_r, n_s = _best_threshold(real.best[:, k], shuf.best[:, k],
+                                          _min_sites(len(codes)))
         logp.append(lp)
-        passes.append(lp <= min_log10_p and (n_r + 1) / (n_s + 1) >= min_ratio)
+        passes.append(lp <= min_log10_p and _enrichment(n_r, n_s)[0] >= min_ratio)
     return np.array(logp), np.array(passes)
 
 

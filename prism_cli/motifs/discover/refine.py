@@ -26,6 +26,17 @@ def _log10_binom_sf(k, n) -> np.ndarray:
     return np.where(k > n / 2, out, 0.0)
 
 
+def _min_sites(n_elements: int) -> int:
+    """Fewest sites a candidate (and a refined PWM) needs in ``n_elements`` elements."""
+    return max(10, n_elements // 200)
+
+
+def _enrichment(n_real: int, n_shuf: int) -> tuple[float, float]:
+    """Acceptance statistics of a motif with a hit in ``n_real`` real and ``n_shuf``
+    shuffled elements: (ratio (n_real + 1) / (n_shuf + 1), binomial log10 p)."""
+    return (n_real + 1) / (n_shuf + 1), float(_log10_binom_sf(n_real, n_real + n_shuf))
+
+
 def _best_threshold(real_best: np.ndarray, shuf_best: np.ndarray, min_sites: int):
     """Score threshold that best separates real from shuffled elements.
 

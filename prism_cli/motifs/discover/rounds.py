@@ -11,7 +11,7 @@ import numpy as np
 from ..pwm import Motif, pwm_correlation, trim
 from .classifier import _filter_pwms, _train_filters
 from .pools import _Pool, _Scan
-from .refine import _Candidate, _cap_width, _log10_binom_sf, _refine
+from .refine import _Candidate, _cap_width, _enrichment, _min_sites, _refine
 from .repeats import repeat_mask
 from .seeds import _kmer_seeds, _rc_index
 
@@ -88,7 +88,7 @@ def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, step
     if max_elements is not None and len(codes) > max_elements:
         codes = codes[np.sort(rng.choice(len(codes), size=max_elements, replace=False))]
     max_rounds = max_rounds or 2 * n_motifs
-    min_sites = max(10, len(codes) // 200)
+    min_sites = _min_sites(len(codes))
     rc_of = _rc_index(kmer)
     pad = max(width, max_width + 4)
     t0 = time.perf_counter()
@@ -162,7 +162,7 @@ def _accept(cands: list[_Candidate], real: _Pool, valid: _Pool, min_ratio: float
     for k, c in enumerate(cands):
         n_r = int((sr.best[:, k] >= c.threshold).sum())
         n_v = int((sv.best[:, k] >= c.threshold).sum())
-        ratio, logp = (n_r + 1) / (n_v + 1), float(_log10_binom_sf(n_r, n_r + n_v))
+        ratio, logp = _enrichment(n_r, n_v)
         rows, _, starts = sr.sites(k, c.threshold)
         shared = covered[rows, starts + len(c.pwm) // 2].mean() if len(rows) else 1.0
         ok = ratio >= min_ratio and logp <= min_log10_p and shared <= 0.5
