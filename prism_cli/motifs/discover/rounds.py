@@ -67,8 +67,8 @@ def discover_motifs(codes: np.ndarray, n_motifs: int = 32, width: int = 12, step
         pools alike (:func:`repeat_mask`; repeat_k 0, the default: no masking).
     gapped_seeds : seeds also from k-mers with one free interior position.  With
         repeat_k 20 it recovers the findable planted motifs of the 20 Mb simulated world
-        (84 % over six seeds; repeat_k alone 77 %, as neither; gapped seeds alone 73 %
-        over three), but each loses on the real data's validation chromosomes, so both
+        (84 % over six seeds; repeat_k alone 77 %, as the default; gapped seeds alone
+        73 % over three), but each loses on the real data's validation chromosomes, so both
         are off by default (docs/benchmarks.md, 2026-12-03).
     max_elements : a random subset of at most this many elements is used (None: all).
         Time grows with it: about 2.5-4 CPU-minutes for 3000 elements of 500 bp.
